@@ -1,0 +1,130 @@
+"""A photo library as the command line and the window see it: its folders,
+catalogue, thumbnails, the active model and that model's vector index."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from lookalike.core.catalogue import Catalogue, Counts, Failure, Folder
+from lookalike.core.clip import ClipModel, ModelError
+from lookalike.core.imaging import ThumbnailCache
+from lookalike.core.indexer import Indexer, IndexReport, ProgressCallback
+from lookalike.core.places import Places
+from lookalike.core.search import Query, Result, Searcher
+from lookalike.core.vectors import VectorIndex
+
+log = logging.getLogger(__name__)
+
+ACTIVE_MODEL = "active_model"
+
+
+class NoModelError(ModelError):
+    """No model was given and none is active in this library."""
+
+
+@dataclass(frozen=True)
+class Status:
+    counts: Counts
+    folders: list[Folder]
+    failures: list[Failure]
+    model: str | None
+
+
+class Library:
+    def __init__(self, places: Places) -> None:
+        places.create()
+        self.places = places
+        self.catalogue = Catalogue(places.catalogue)
+        self.thumbnails = ThumbnailCache(places.thumbnails)
+        self._vectors: dict[str, VectorIndex] = {}
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Folders
+
+    def add_folders(self, paths: list[Path]) -> list[Folder]:
+        added = []
+        with self.catalogue.transaction():
+            for path in paths:
+                added.append(self.catalogue.add_folder(path.expanduser().resolve()))
+        return added
+
+    def remove_folder(self, path: Path) -> bool:
+        with self.catalogue.transaction():
+            return self.catalogue.remove_folder(path.expanduser().resolve())
+
+    def folders(self) -> list[Folder]:
+        return self.catalogue.folders()
+
+    # Models
+
+    @property
+    def active_model(self) -> Path | None:
+        value = self.catalogue.setting(ACTIVE_MODEL)
+        return Path(value) if value else None
+
+    def use_model(self, folder: Path) -> None:
+        self.catalogue.set_setting(ACTIVE_MODEL, str(folder.expanduser().resolve()))
+
+    def load_model(self, folder: Path | None = None, threads: int | None = None) -> ClipModel:
+        """The given model, or the active one. A model given while none is active
+        becomes the active one, so later commands need not name it again."""
+        if folder is None:
+            folder = self.active_model
+            if folder is None:
+                raise NoModelError("this library has no model yet")
+        model = ClipModel(folder, threads=threads)
+        if self.active_model is None:
+            self.use_model(model.folder)
+        return model
+
+    def vectors(self, model: ClipModel) -> VectorIndex:
+        """The model's vector index, reconciled with the catalogue."""
+        key = model.key
+        if key not in self._vectors:
+            model_id = self.catalogue.model_id(key, model.dim)
+            index = VectorIndex(self.places.indexes / f"{key}.usearch", model.dim)
+            wanted = self.catalogue.embedding_ids(model_id)
+            index.reconcile(wanted, lambda ids: self.catalogue.embeddings(model_id, ids))
+            if index.dirty:
+                index.save()
+            self._vectors[key] = index
+        return self._vectors[key]
+
+    # Work
+
+    def index(
+        self,
+        model: ClipModel,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        workers: int | None = None,
+    ) -> IndexReport:
+        indexer = Indexer(self.catalogue, model, self.vectors(model), self.thumbnails, workers)
+        return indexer.run(progress, cancel)
+
+    def searcher(self, model: ClipModel) -> Searcher:
+        model_id = self.catalogue.model_id(model.key, model.dim)
+        return Searcher(self.catalogue, model, model_id, self.vectors(model))
+
+    def search(self, model: ClipModel, query: Query, limit: int = 20) -> list[Result]:
+        return self.searcher(model).search(query, limit)
+
+    def status(self, model: ClipModel | None) -> Status:
+        model_id = self.catalogue.model_id(model.key, model.dim) if model else None
+        return Status(
+            counts=self.catalogue.counts(model_id),
+            folders=self.catalogue.folders(),
+            failures=self.catalogue.failures(),
+            model=model.name if model else None,
+        )

@@ -1,0 +1,129 @@
+"""The vector index: one usearch file per model, keyed by photo id.
+
+It is derived data. The catalogue holds every embedding, so the index can be
+rebuilt from it at any time; `reconcile` brings a loaded index back in line
+with the catalogue after a crash, and `save` replaces the file atomically so a
+reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from usearch.index import Index
+
+log = logging.getLogger(__name__)
+
+Keys = npt.NDArray[np.uint64]
+Vectors = npt.NDArray[np.float32]
+EmbeddingSource = Callable[[list[int]], Iterable[tuple[Keys, Vectors]]]
+
+# Below this many photos a brute-force scan is fast and exact.
+EXACT_SEARCH_LIMIT = 20_000
+
+
+class VectorIndex:
+    def __init__(self, path: Path, ndim: int) -> None:
+        self.path = path
+        self.ndim = ndim
+        self.dirty = False
+        self.index = self._load()
+
+    def _new(self) -> Index:
+        return Index(ndim=self.ndim, metric="cos", dtype="f16")
+
+    def _load(self) -> Index:
+        if not self.path.exists():
+            return self._new()
+        try:
+            index = Index.restore(str(self.path))
+        except Exception as error:
+            log.warning("The vector index %s is damaged (%s); rebuilding it", self.path, error)
+            return self._new()
+        if index is None or index.ndim != self.ndim:
+            log.warning("The vector index %s does not fit this model; rebuilding it", self.path)
+            return self._new()
+        return index
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def keys(self) -> Keys:
+        return np.asarray(self.index.keys[0 : len(self.index)], dtype=np.uint64)
+
+    def reconcile(self, wanted: Keys, source: EmbeddingSource) -> tuple[int, int]:
+        """Make the index hold exactly the photo ids in `wanted`, loading what is
+        missing from `source`. Returns how many were added and removed."""
+        present = self.keys()
+        extra = np.setdiff1d(present, wanted, assume_unique=True)
+        missing = np.setdiff1d(wanted, present, assume_unique=True)
+        if len(extra):
+            self.remove(extra)
+        for keys, vectors in source([int(k) for k in missing]):
+            self.add(keys, vectors)
+        if len(extra) or len(missing):
+            log.info(
+                "Vector index %s: added %d, removed %d to match the catalogue",
+                self.path.name, len(missing), len(extra),
+            )  # fmt: skip
+        return len(missing), len(extra)
+
+    def add(self, keys: Keys, vectors: Vectors) -> None:
+        keys = np.asarray(keys, dtype=np.uint64)
+        if not len(keys):
+            return
+        present = [k for k in keys if self.index.contains(int(k))]
+        if present:
+            self.index.remove(np.array(present, dtype=np.uint64))
+        self.index.add(keys, np.asarray(vectors, dtype=np.float32).reshape(len(keys), -1))
+        self.dirty = True
+
+    def remove(self, keys: Iterable[int] | Keys) -> None:
+        keys = np.asarray(list(keys) if not isinstance(keys, np.ndarray) else keys, np.uint64)
+        if len(keys):
+            self.index.remove(keys)
+            self.dirty = True
+
+    def search(self, query: Vectors, count: int) -> tuple[Keys, npt.NDArray[np.float32]]:
+        """The `count` nearest photo ids and their cosine similarity, best first."""
+        if len(self.index) == 0 or count <= 0:
+            return np.empty(0, np.uint64), np.empty(0, np.float32)
+        count = min(count, len(self.index))
+        exact = len(self.index) <= EXACT_SEARCH_LIMIT
+        matches = self.index.search(np.asarray(query, np.float32), count, exact=exact)
+        keys = np.asarray(matches.keys, dtype=np.uint64)
+        scores = 1.0 - np.asarray(matches.distances, dtype=np.float32)
+        return keys, scores
+
+    def save(self) -> None:
+        """Write the index to a temporary file, flush it to disk, then rename it
+        over the old one, so the file on disk is always a whole index."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.index.save(str(temporary))
+            with open(temporary, "rb+") as written:
+                os.fsync(written.fileno())
+            os.replace(temporary, self.path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        _sync_folder(self.path.parent)
+        self.dirty = False
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
