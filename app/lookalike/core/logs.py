@@ -10,16 +10,17 @@ LOG_FILE = "lookalike.log"
 
 
 def start_logging(folder: Path, level: int = logging.INFO) -> Path:
-    """Send this process's log records to a rotating file in `folder`."""
+    """Send this process's log records to a rotating file in `folder`, in place
+    of any log file an earlier call opened."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOG_FILE
     root = logging.getLogger()
-    for handler in root.handlers:
-        if isinstance(handler, logging.handlers.RotatingFileHandler) and (
-            Path(handler.baseFilename) == path
-        ):
+    for old in [h for h in root.handlers if isinstance(h, _LogFile)]:
+        if Path(old.baseFilename) == path:
             return path
-    handler = logging.handlers.RotatingFileHandler(
+        root.removeHandler(old)
+        old.close()
+    handler = _LogFile(
         path, maxBytes=2_000_000, backupCount=3, encoding="utf-8", errors="backslashreplace"
     )
     handler.setFormatter(
@@ -28,3 +29,7 @@ def start_logging(folder: Path, level: int = logging.INFO) -> Path:
     root.addHandler(handler)
     root.setLevel(min(root.level or level, level))
     return path
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log file start_logging opened, told apart from handlers others added."""

@@ -64,8 +64,9 @@ class VectorIndex:
         missing = np.setdiff1d(wanted, present, assume_unique=True)
         if len(extra):
             self.remove(extra)
-        for keys, vectors in source([int(k) for k in missing]):
-            self.add(keys, vectors)
+        if len(missing):
+            for keys, vectors in source([int(k) for k in missing]):
+                self.add(keys, vectors)
         if len(extra) or len(missing):
             log.info(
                 "Vector index %s: added %d, removed %d to match the catalogue",
