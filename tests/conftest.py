@@ -19,9 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "models"))
 
 import toy_clip  # noqa: E402
-
 from lookalike.cli import main  # noqa: E402
-from lookalike.core import imaging  # noqa: E402, F401  (registers the HEIF opener)
+from lookalike.core import imaging  # noqa: E402  (registers the HEIF opener)
 
 COLOURS = toy_clip.COLOURS
 
@@ -86,9 +85,7 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> Callable[..., CliResult]:
+def cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
     """Run `lookalike ARGS...` in this process, on a data folder of its own."""
     data_dir = tmp_path / "lookalike-data"
 

@@ -8,10 +8,10 @@ import shutil
 import numpy as np
 import onnxruntime as ort
 import pytest
-from conftest import REPO, photo_pixels
 from PIL import Image
 from tokenizers import Tokenizer
 
+from conftest import REPO, photo_pixels
 from lookalike.core.clip import ClipModel, ModelError, check_folder, create_session, normalise
 from lookalike.core.imaging import decode, read_photo_file
 

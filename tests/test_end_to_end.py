@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_photo, thumbnail_of
 
+from conftest import make_photo, thumbnail_of
 from lookalike.core.catalogue import Catalogue
 
 # name -> (colour, extra options); the file's suffix picks its format.

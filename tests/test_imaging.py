@@ -8,11 +8,11 @@ import os
 
 import numpy as np
 import pytest
-from conftest import make_photo, photo_pixels
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from conftest import make_photo, photo_pixels
 from lookalike.core import imaging
 from lookalike.core.imaging import InputSpec, PhotoError, decode, read_photo_file
 

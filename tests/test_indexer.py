@@ -5,14 +5,15 @@ from __future__ import annotations
 import threading
 
 from conftest import make_photo
-
 from lookalike.core.library import Library
 from lookalike.core.places import Places
 
 
 def make_photos(root, count):
     colours = ["red", "green", "blue", "yellow"]
-    return [make_photo(root / f"p{i:03}.jpg", colours[i % 4], size=(160, 120)) for i in range(count)]
+    return [
+        make_photo(root / f"p{i:03}.jpg", colours[i % 4], size=(160, 120)) for i in range(count)
+    ]
 
 
 def test_progress_is_reported_for_every_photo(tmp_path, toy_model):

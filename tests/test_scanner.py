@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from conftest import make_photo
-
 from lookalike.core.scanner import is_photo_name, scan_folder
 
 
