@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from lookalike.core.catalogue import CatalogueError
 from lookalike.core.clip import ClipModel, ModelError
 from lookalike.core.indexer import IndexReport, Progress
 from lookalike.core.library import Library, NoModelError
+from lookalike.core.lock import LibraryBusyError
 from lookalike.core.logs import start_logging
 from lookalike.core.places import Places
 from lookalike.core.search import QueryError, build_query
@@ -120,8 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except NoModelError:
         print(NO_MODEL_HELP, file=sys.stderr)
         return EXIT_NO_MODEL
-    except (ModelError, CatalogueError, QueryError) as error:
+    except (ModelError, CatalogueError, QueryError, LibraryBusyError) as error:
         print(f"lookalike: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except (sqlite3.Error, OSError) as error:
+        log.exception("Stopped by an error writing the library")
+        print(
+            f"lookalike: cannot write to the library in {places.data}: {error}. "
+            "Nothing already indexed is lost; free some space or fix the folder's "
+            "permissions and run the command again.",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 
@@ -168,6 +179,8 @@ def _print_report(report: IndexReport, model: ClipModel) -> None:
         f"{len(report.failed)} skipped, in {report.seconds:.1f} s",
         file=err,
     )
+    if not report.index_saved:
+        print("  the search index could not be saved; it will be rebuilt next time", file=err)
     for folder in report.missing_folders:
         print(f"  folder missing, its photos are kept: {folder}", file=err)
     for path, reason in report.failed:

@@ -61,6 +61,7 @@ class IndexReport:
     missing_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
+    index_saved: bool = True
 
     @property
     def rate(self) -> float:
@@ -148,7 +149,7 @@ class Indexer:
             report.removed = len(missing)
             log.info("Removed %d photos that are no longer in the library", len(missing))
         if self.vectors.dirty:
-            self.vectors.save()
+            report.index_saved = self._save_vectors()
 
         report.cancelled = cancel.is_set()
         report.seconds = time.monotonic() - started
@@ -158,6 +159,20 @@ class Indexer:
             report.moved, report.removed, len(report.failed), report.seconds,
         )  # fmt: skip
         return report
+
+    def _save_vectors(self) -> bool:
+        """Save the vector index; a failure costs only time, since the index is
+        rebuilt from the catalogue when it is next opened."""
+        try:
+            self.vectors.save()
+        except OSError as error:
+            log.warning(
+                "Could not save the vector index %s (%s); it will be rebuilt from the "
+                "catalogue next time",
+                self.vectors.path, error.strerror or error,
+            )  # fmt: skip
+            return False
+        return True
 
     def _sync_folder(self, folder: Folder, report: IndexReport) -> list[Photo] | None:
         """Record one folder's new, changed and unreadable files; return the
@@ -213,7 +228,7 @@ class Indexer:
                 progress(Progress(done, len(todo), done / elapsed, outcome.photo.path,
                                   len(report.failed)))  # fmt: skip
             if time.monotonic() - last_save > SAVE_INTERVAL_S:
-                self.vectors.save()
+                self._save_vectors()
                 last_save = time.monotonic()
 
         if not cancel.is_set():

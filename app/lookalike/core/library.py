@@ -12,6 +12,7 @@ from lookalike.core.catalogue import Catalogue, Counts, Failure, Folder
 from lookalike.core.clip import ClipModel, ModelError
 from lookalike.core.imaging import ThumbnailCache
 from lookalike.core.indexer import Indexer, IndexReport, ProgressCallback
+from lookalike.core.lock import WriterLock
 from lookalike.core.places import Places
 from lookalike.core.search import Query, Result, Searcher
 from lookalike.core.vectors import VectorIndex
@@ -39,9 +40,11 @@ class Library:
         self.places = places
         self.catalogue = Catalogue(places.catalogue)
         self.thumbnails = ThumbnailCache(places.thumbnails)
+        self.writer = WriterLock(places.data / "writer.lock")
         self._vectors: dict[str, VectorIndex] = {}
 
     def close(self) -> None:
+        self.writer.release()
         self.catalogue.close()
 
     def __enter__(self) -> Library:
@@ -89,15 +92,14 @@ class Library:
         return model
 
     def vectors(self, model: ClipModel) -> VectorIndex:
-        """The model's vector index, reconciled with the catalogue."""
+        """The model's vector index, reconciled with the catalogue in memory.
+        Only an indexing run, which holds the writer lock, saves it."""
         key = model.key
         if key not in self._vectors:
             model_id = self.catalogue.model_id(key, model.dim)
             index = VectorIndex(self.places.indexes / f"{key}.usearch", model.dim)
             wanted = self.catalogue.embedding_ids(model_id)
             index.reconcile(wanted, lambda ids: self.catalogue.embeddings(model_id, ids))
-            if index.dirty:
-                index.save()
             self._vectors[key] = index
         return self._vectors[key]
 
@@ -110,8 +112,15 @@ class Library:
         cancel: threading.Event | None = None,
         workers: int | None = None,
     ) -> IndexReport:
-        indexer = Indexer(self.catalogue, model, self.vectors(model), self.thumbnails, workers)
-        return indexer.run(progress, cancel)
+        """Bring the model's index up to date with the library's folders.
+
+        Raises LibraryBusyError when another process is indexing this library.
+        """
+        with self.writer:
+            _remove_leftovers(self.places)
+            self.reload_vectors(model)  # another writer may have saved since we loaded
+            indexer = Indexer(self.catalogue, model, self.vectors(model), self.thumbnails, workers)
+            return indexer.run(progress, cancel)
 
     def searcher(self, model: ClipModel) -> Searcher:
         model_id = self.catalogue.model_id(model.key, model.dim)
@@ -128,3 +137,19 @@ class Library:
             failures=self.catalogue.failures(),
             model=model.name if model else None,
         )
+
+    def reload_vectors(self, model: ClipModel | None = None) -> None:
+        """Forget the cached vector index of `model` (of every model when None),
+        so the next search loads it again and sees what another connection,
+        such as a background indexer, has added since."""
+        if model is None:
+            self._vectors.clear()
+        else:
+            self._vectors.pop(model.key, None)
+
+
+def _remove_leftovers(places: Places) -> None:
+    """Temporary files of writers that were killed before they could rename them."""
+    for leftover in [*places.indexes.glob(".*.tmp"), *places.thumbnails.glob("*/.*.tmp")]:
+        log.info("Removing %s, left by an interrupted run", leftover)
+        leftover.unlink(missing_ok=True)
