@@ -273,13 +273,21 @@ class Indexer:
             size = None if content in self.thumbnails else THUMBNAIL_SIZE
             decoded = decode(data, spec, size, digest=content)
             if decoded.thumbnail is not None:
-                self.thumbnails.store(content, decoded.thumbnail)
+                self._store_thumbnail(content, decoded.thumbnail)
             return _Ready(photo, decoded)
         except PhotoError as error:
             return _Failed(photo, str(error))
         except Exception as error:
             log.exception("Unexpected error reading %s", photo.path)
             return _Failed(photo, f"unexpected error: {error}")
+
+    def _store_thumbnail(self, content: bytes, jpeg: bytes) -> None:
+        """A thumbnail that cannot be written (a full disk) is made again when
+        the grid needs it; it is no reason to fail the photo."""
+        try:
+            self.thumbnails.store(content, jpeg)
+        except OSError as error:
+            log.warning("Cannot write a thumbnail: %s", error.strerror or error)
 
     def _commit(
         self,
