@@ -1,0 +1,709 @@
+"""The main window: query bar, thumbnail grid and status bar, wired to the core.
+
+The window appears before any model is loaded: the model loads on a thread
+once the window is shown, and indexing starts when it is ready. Everything the
+person must know goes through the one `Messages` bridge.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QBuffer, QIODevice, QMimeData, QPoint, Qt, QTimer, QUrl, Slot
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+    QImage,
+    QKeySequence,
+    QPalette,
+    QShowEvent,
+)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSlider,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from lookalike import APP_NAME, __version__
+from lookalike.core.clip import ClipModel
+from lookalike.core.imaging import content_hash
+from lookalike.core.indexer import IndexReport, Progress
+from lookalike.core.library import Library
+from lookalike.core.places import Places
+from lookalike.core.scanner import is_photo_name
+from lookalike.core.search import TermKind
+from lookalike.gui import settings as registry
+from lookalike.gui.grid import PhotoGrid
+from lookalike.gui.icons import app_icon
+from lookalike.gui.indexing import Indexing, State
+from lookalike.gui.messages import Level, Message, Messages
+from lookalike.gui.preview import Preview
+from lookalike.gui.query_bar import QueryBar, chip_icon
+from lookalike.gui.results import PhotoResults
+from lookalike.gui.searching import Search
+from lookalike.gui.settings import Settings
+from lookalike.gui.setup import EmptyLibraryPage, ModelPage
+from lookalike.gui.thumbnails import Thumbnails
+from lookalike.gui.workers import Task
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE_MS = 250
+ZOOM_STEP = 32
+QUERY_IMAGES = "queries"
+
+
+def load_model(folder: Path, variant: str = "float") -> ClipModel:
+    """Runs on the model thread: open the model and start both sessions, so
+    the first search does not wait for them."""
+    model = ClipModel(folder, visual_variant=variant)
+    model.encode_text(["a photo"])
+    model.visual_input  # noqa: B018 - loading the visual session is the point
+    return model
+
+
+class MessageArea(QFrame):
+    """Problems the person must see, above the grid until dismissed."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setBackgroundRole(QPalette.ColorRole.AlternateBase)
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        close = QToolButton(self)
+        close.setText("✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.dismiss)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 6, 6)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.lines: list[str] = []
+        self.hide()
+
+    def add(self, text: str) -> None:
+        self.lines = [*self.lines, text][-3:]
+        self.label.setText("\n".join(self.lines))
+        self.show()
+
+    def dismiss(self) -> None:
+        self.lines = []
+        self.hide()
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, places: Places, model_dir: Path | None = None) -> None:
+        super().__init__()
+        self.places = places
+        self.model_dir = model_dir
+        self.settings = Settings.for_places(places)
+        self.messages = Messages(self)
+        self.library = Library(places)
+        self.model: ClipModel | None = None
+        self._model_task: Task | None = None
+        self._make_active = False
+        self._after_indexing: list[Callable[[], None]] = []
+        self._started = False
+        self._closed = False
+        self._preview: Preview | None = None
+
+        self.setWindowTitle(APP_NAME)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self._build_widgets()
+        self._build_status_bar()
+        self._build_actions()
+        self._connect()
+        self._restore_geometry()
+
+    # Building
+
+    def _build_widgets(self) -> None:
+        side = self.settings.get(registry.THUMBNAIL_SIZE)
+        self.thumbnails = Thumbnails(self.places, self)
+        self.results = PhotoResults(self.thumbnails, self)
+        self.grid = PhotoGrid(self.thumbnails, side, self)
+        self.grid.setModel(self.results)
+        self.query_bar = QueryBar(self)
+        self.message_area = MessageArea(self)
+        self.model_page = ModelPage(self)
+        self.empty_page = EmptyLibraryPage(self)
+        self.pages = QStackedWidget(self)
+        for page in (self.grid, self.model_page, self.empty_page):
+            self.pages.addWidget(page)
+
+        self.search = Search(
+            self.library, self.results, self.messages, self.settings.get(registry.SEARCH_LIMIT),
+            self,
+        )  # fmt: skip
+        self.indexing = Indexing(self.places, self)
+        self.debounce = QTimer(self)
+        self.debounce.setSingleShot(True)
+        self.debounce.setInterval(DEBOUNCE_MS)
+
+        central = QWidget(self)
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.query_bar)
+        layout.addWidget(self.message_area)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.index_label = QLabel(self)
+        self.index_progress = QProgressBar(self)
+        self.index_progress.setMaximumWidth(140)
+        self.index_progress.setTextVisible(False)
+        self.index_progress.hide()
+        self.pause_button = QToolButton(self)
+        self.pause_button.setText("Pause")
+        self.pause_button.setToolTip("Pause or resume indexing")
+        self.pause_button.hide()
+        self.size_slider = QSlider(Qt.Orientation.Horizontal, self)
+        self.size_slider.setRange(registry.THUMBNAIL_SIZE.minimum or 64,
+                                  registry.THUMBNAIL_SIZE.maximum or 320)  # fmt: skip
+        self.size_slider.setSingleStep(16)
+        self.size_slider.setPageStep(ZOOM_STEP)
+        self.size_slider.setValue(self.grid.side)
+        self.size_slider.setMaximumWidth(120)
+        self.size_slider.setToolTip("Thumbnail size (Ctrl + plus / minus)")
+        self.size_slider.setAccessibleName("Thumbnail size")
+        self.count_label = QLabel(self)
+        self.provider_label = QLabel("Model: loading…", self)
+        for widget in (self.index_label, self.index_progress, self.pause_button,
+                       self.size_slider, self.count_label, self.provider_label):  # fmt: skip
+            bar.addPermanentWidget(widget)
+
+    def _build_actions(self) -> None:
+        menus = self.menuBar()
+        library = menus.addMenu("&Library")
+        self.add_folder_action = self._action(library, "&Add folder…", self.ask_for_folder,
+                                              QKeySequence.StandardKey.Open)  # fmt: skip
+        self.remove_menu = library.addMenu("&Remove folder")
+        self.remove_menu.aboutToShow.connect(self._fill_remove_menu)
+        self.rescan_action = self._action(library, "Re&scan", self.rescan,
+                                          QKeySequence.StandardKey.Refresh)  # fmt: skip
+        self.pause_action = self._action(library, "&Pause indexing", self.toggle_pause)
+        library.addSeparator()
+        self._action(library, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        edit = menus.addMenu("&Edit")
+        self._action(edit, "&Find", self.focus_search, QKeySequence.StandardKey.Find, "Ctrl+L")
+        self._action(edit, "&Paste image as query", self.paste_image,
+                     QKeySequence.StandardKey.Paste)  # fmt: skip
+        self._action(edit, "&Clear query", self.query_bar.clear)
+
+        view = menus.addMenu("&View")
+        self._action(view, "Zoom &in", lambda: self.zoom(1), QKeySequence.StandardKey.ZoomIn,
+                     "Ctrl+=")  # fmt: skip
+        self._action(view, "Zoom &out", lambda: self.zoom(-1), QKeySequence.StandardKey.ZoomOut)
+
+        model = menus.addMenu("&Model")
+        self._action(model, "&Choose model folder…", self.model_page.ask_for_folder)
+
+        help_menu = menus.addMenu("&Help")
+        self._action(help_menu, f"&About {APP_NAME}", self.about)
+
+    def _action(
+        self,
+        menu: QMenu,
+        text: str,
+        slot: Callable[[], object],
+        *keys: QKeySequence.StandardKey | str,
+    ) -> QAction:
+        action = QAction(text, self)
+        shortcuts: list[QKeySequence] = []
+        for key in keys:
+            if isinstance(key, str):
+                shortcuts.append(QKeySequence(key))
+            else:
+                shortcuts.extend(QKeySequence.keyBindings(key))
+        action.setShortcuts(shortcuts)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)
+        return action
+
+    def _connect(self) -> None:
+        self.messages.posted.connect(self._on_message)
+        self.query_bar.edited.connect(self.debounce.start)
+        self.query_bar.terms_changed.connect(self._run_query)
+        self.query_bar.edit.image_pasted.connect(self.paste_image)
+        self.query_bar.edit.leave_down.connect(self.focus_grid)
+        self.debounce.timeout.connect(self._run_query)
+        self.search.listed.connect(self._on_listed)
+        self.search.shown.connect(self._on_shown)
+        self.grid.activated.connect(lambda index: self.open_photos([index.row()]))
+        self.grid.preview_requested.connect(self.preview_current)
+        self.grid.customContextMenuRequested.connect(self._context_menu)
+        self.size_slider.valueChanged.connect(self.set_thumbnail_size)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.model_page.model_chosen.connect(self.use_model)
+        self.empty_page.add_folder.connect(self.ask_for_folder)
+        self.indexing.progressed.connect(self._on_index_progress)
+        self.indexing.finished.connect(self._on_index_finished)
+        self.indexing.failed.connect(self._on_index_failed)
+        self.indexing.state_changed.connect(self._on_index_state)
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.get(registry.WINDOW_GEOMETRY)
+        if not geometry or not self.restoreGeometry(geometry):
+            self.resize(1100, 720)
+
+    # Starting
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            self.query_bar.edit.setFocus()
+            QTimer.singleShot(0, self.start)
+
+    def start(self) -> None:
+        """Begin the slow work, once the window is on screen."""
+        if self._closed:
+            return
+        self.search.refresh_listing()
+        if self.model_dir is not None:
+            self.load_model(self.model_dir)
+        elif self.library.active_model is not None:
+            self.load_model(self.library.active_model, self.library.active_variant)
+        else:
+            self.pages.setCurrentWidget(self.model_page)
+            self.provider_label.setText("No model")
+
+    def load_model(self, folder: Path, variant: str = "float") -> None:
+        if self._model_task is not None or self._closed:
+            return
+        self.provider_label.setText("Model: loading…")
+        task = Task("model", lambda: load_model(folder, variant), self)
+        task.succeeded.connect(self._on_model_loaded)
+        task.failed.connect(lambda reason: self._on_model_failed(folder, reason))
+        task.finished.connect(self._on_model_task_ended)
+        self._model_task = task
+        task.start()
+
+    @Slot(Path)
+    def use_model(self, folder: Path) -> None:
+        """The person chose a model folder: make it the library's and load it."""
+        self.model_dir = folder
+        self._make_active = True
+        self.load_model(folder)
+
+    @Slot(object)
+    def _on_model_loaded(self, model: ClipModel) -> None:
+        if self._closed:
+            return
+        if self.model is not None:
+            # FIXME(models): switching models waits for the running indexing
+            # batch; the old index could keep serving while the new one builds.
+            self.indexing.stop()
+            self.model.close()
+        if self._make_active or self.library.active_model is None:
+            self.library.use_model(model.folder)
+            self._make_active = False
+        self.model = model
+        self.messages.forget("model")
+        self.provider_label.setText(f"Runs on {model.provider}")
+        self.provider_label.setToolTip(self._provider_details(model))
+        log.info("Model %s ready on %s", model.name, model.provider)
+        self.search.set_model(model)
+        self._show_page()
+        self.rescan()
+
+    def _provider_details(self, model: ClipModel) -> str:
+        lines = [f"Model {model.name}, running on {model.provider}"]
+        for choice in model.providers.values():
+            lines.extend(choice.dropped)
+        # FIXME(models): the execution provider setting is stored but core's
+        # ClipModel always tries CUDA, DirectML, CoreML, then CPU; it needs a
+        # `providers=` argument before the preference can be applied.
+        preference = self.settings.get(registry.EXECUTION_PROVIDER)
+        if preference != "auto":
+            lines.append(f"Preferred: {preference} (not applied yet)")
+        return "\n".join(lines)
+
+    def _on_model_failed(self, folder: Path, reason: str) -> None:
+        text = (
+            f"The model in {folder} could not be loaded: {reason}. "
+            "Choose a working model folder to search and index."
+        )
+        self.messages.problem(text, key="model")
+        self.model_page.show_problem(text)
+        self.provider_label.setText("No model")
+        if self.model is None:
+            self.pages.setCurrentWidget(self.model_page)
+
+    @Slot()
+    def _on_model_task_ended(self) -> None:
+        task, self._model_task = self._model_task, None
+        if task is not None:
+            task.deleteLater()
+
+    def _show_page(self) -> None:
+        if self.model is None and self._model_task is None:
+            self.pages.setCurrentWidget(self.model_page)
+        elif not self.library.folders():
+            self.pages.setCurrentWidget(self.empty_page)
+        else:
+            self.pages.setCurrentWidget(self.grid)
+
+    # Querying
+
+    @Slot()
+    def _run_query(self) -> None:
+        self.debounce.stop()
+        self.search.set_query(self.query_bar.query())
+
+    def focus_search(self) -> None:
+        self.query_bar.edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.query_bar.edit.selectAll()
+
+    def focus_grid(self) -> None:
+        if self.results.rowCount():
+            self.grid.setFocus()
+            if not self.grid.currentIndex().isValid():
+                self.grid.setCurrentIndex(self.results.index(0, 0))
+
+    def add_image_query(self, path: str) -> None:
+        self.query_bar.add_chip(TermKind.IMAGE, path, os.path.basename(path), chip_icon(path))
+
+    def find_similar(self, rows: list[int]) -> None:
+        """Query by these photos of the library, instead of the current query."""
+        self.query_bar.clear()
+        for row in rows[:8]:
+            path = self.results.path(row)
+            name = os.path.basename(path)
+            self.query_bar.add_chip(
+                TermKind.PHOTO, str(self.results.photo_id(row)), f"like {name}", chip_icon(path)
+            )
+
+    def paste_image(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not self._take_image_data(mime):
+            self.statusBar().showMessage("The clipboard holds no image to search with.", 4000)
+
+    def _take_image_data(self, mime: QMimeData) -> bool:
+        """Save image data (pasted, or dragged from a browser) as a query image."""
+        if not mime.hasImage():
+            return False
+        image = mime.imageData()
+        if not isinstance(image, QImage) or image.isNull():
+            return False
+        path = self._save_query_image(image)
+        if path is None:
+            return False
+        self.add_image_query(str(path))
+        return True
+
+    def _save_query_image(self, image: QImage) -> Path | None:
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buffer, "PNG")  # type: ignore[call-overload]  # the stub is wrong: str works
+        data = bytes(buffer.data().data())
+        folder = self.places.cache / QUERY_IMAGES
+        path = folder / f"{content_hash(data).hex()}.png"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as error:
+            self.messages.problem(f"The image cannot be saved in {folder} to search with: {error}.")
+            return None
+        return path
+
+    @Slot(int)
+    def _on_listed(self, count: int) -> None:
+        self.count_label.setText(f"{count:,} photos")
+        if self.model is not None:
+            self._show_page()
+
+    @Slot(str)
+    def _on_shown(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 5000)
+        else:
+            self.statusBar().clearMessage()
+
+    # Thumbnails
+
+    def zoom(self, steps: int) -> None:
+        self.size_slider.setValue(self.grid.side + steps * ZOOM_STEP)
+
+    @Slot(int)
+    def set_thumbnail_size(self, side: int) -> None:
+        self.grid.set_side(side)
+        self.settings.set(registry.THUMBNAIL_SIZE, side)
+
+    # Photos
+
+    def open_photos(self, rows: list[int]) -> None:
+        for row in rows[:20]:
+            path = self.results.path(row)
+            if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+                self.messages.problem(
+                    f"No program is set up to open {os.path.basename(path)}; "
+                    "set a default image viewer in your system settings.",
+                    key="open",
+                )
+
+    def preview_current(self) -> None:
+        index = self.grid.currentIndex()
+        if not index.isValid():
+            return
+        if self._preview is None:
+            self._preview = Preview(self)
+        self._preview.show_photo(self.results.path(index.row()))
+
+    def _context_menu(self, position: QPoint) -> None:
+        index = self.grid.indexAt(position)
+        if not index.isValid():
+            return
+        if not self.grid.selectionModel().isSelected(index):
+            self.grid.setCurrentIndex(index)
+        rows = self.grid.selected_rows() or [index.row()]
+        menu = QMenu(self)
+        menu.addAction("Open", lambda: self.open_photos(rows))
+        menu.addAction("Preview", self.preview_current)
+        menu.addAction("Find similar", lambda: self.find_similar(rows))
+        menu.addSeparator()
+        menu.addAction("Show in folder", lambda: self.show_in_folder(index.row()))
+        menu.addAction("Copy path" if len(rows) == 1 else "Copy paths",
+                       lambda: self.copy_paths(rows))  # fmt: skip
+        menu.addAction("Copy image", lambda: self.copy_image(index.row()))
+        menu.exec(self.grid.viewport().mapToGlobal(position))
+        menu.deleteLater()
+
+    def show_in_folder(self, row: int) -> None:
+        folder = os.path.dirname(self.results.path(row))
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
+            self.messages.problem(f"No file manager could show {folder}.", key="show-folder")
+
+    def copy_paths(self, rows: list[int]) -> None:
+        QGuiApplication.clipboard().setText("\n".join(self.results.path(r) for r in rows))
+
+    def copy_image(self, row: int) -> None:
+        path = self.results.path(row)
+        image = QImage(path)
+        if image.isNull():
+            self.messages.problem(f"{path} cannot be read to copy it.", key=f"copy:{path}")
+            return
+        QGuiApplication.clipboard().setImage(image)
+
+    # Library
+
+    def ask_for_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
+        if folder:
+            self.add_folders([Path(folder)])
+
+    def add_folders(self, folders: list[Path]) -> None:
+        added = self.library.add_folders(folders)
+        for folder in added:
+            self.messages.forget(f"missing:{folder.path}")
+        names = ", ".join(os.path.basename(f.path) or f.path for f in added)
+        self.statusBar().showMessage(f"Added {names}; looking for photos…", 5000)
+        self.search.library_changed()
+        self._show_page()
+        self.rescan()
+
+    def remove_folder(self, path: str) -> None:
+        """Forget a folder, once any indexing run has stopped writing to it."""
+        if self.indexing.running:
+            self._after_indexing.append(lambda: self.remove_folder(path))
+            self.indexing.stop(wait=False)
+            self.statusBar().showMessage(f"Removing {path} once indexing has stopped…")
+            return
+        self.library.remove_folder(Path(path))
+        self.statusBar().showMessage(f"Removed {path} from the library", 5000)
+        self.search.library_changed()
+        self._show_page()
+        self.rescan()
+
+    def _fill_remove_menu(self) -> None:
+        self.remove_menu.clear()
+        folders = self.library.folders()
+        for folder in folders:
+            self.remove_menu.addAction(folder.path, partial(self.remove_folder, folder.path))
+        if not folders:
+            self.remove_menu.addAction("No folders yet").setEnabled(False)
+
+    def rescan(self) -> None:
+        if self._closed or self.model is None or not self.library.folders():
+            return
+        self.indexing.start(self.model, self.settings.get(registry.INDEX_THREADS))
+
+    def toggle_pause(self) -> None:
+        if self.indexing.state is State.PAUSED:
+            self.indexing.resume()
+        else:
+            self.indexing.pause()
+
+    @Slot(object)
+    def _on_index_progress(self, progress: Progress) -> None:
+        self.index_progress.setRange(0, max(progress.total, 1))
+        self.index_progress.setValue(progress.done)
+        self.index_progress.show()
+        verb = "Paused at" if self.indexing.state is State.PAUSED else "Indexing"
+        self.index_label.setText(
+            f"{verb} {progress.done:,} of {progress.total:,} · {progress.rate:.0f}/s"
+        )
+
+    @Slot(object)
+    def _on_index_finished(self, report: IndexReport) -> None:
+        if self._closed:
+            return
+        for folder in report.missing_folders:
+            self.messages.problem(
+                f"The folder {folder} cannot be found. Its photos stay searchable; "
+                "reconnect the drive it is on, or remove it (Library ▸ Remove folder).",
+                key=f"missing:{folder}",
+            )
+        if report.failed:
+            self.statusBar().showMessage(
+                f"{len(report.failed)} files could not be read; `lookalike status` lists them.",
+                8000,
+            )
+        changed = report.encoded + report.reused + report.moved + report.removed
+        if changed or report.scanned:
+            self.search.library_changed()
+        stopped = "Indexing stopped" if report.cancelled else "Up to date"
+        self.index_label.setText(f"{stopped} · {report.encoded:,} new")
+
+    @Slot(str)
+    def _on_index_failed(self, reason: str) -> None:
+        self.messages.problem(
+            f"Indexing could not go on: {reason}. Library ▸ Rescan tries again; "
+            "the log has the details."
+        )
+
+    @Slot(object)
+    def _on_index_state(self, state: State) -> None:
+        busy = state is not State.IDLE
+        if not busy and self._after_indexing and not self._closed:
+            waiting, self._after_indexing = self._after_indexing, []
+            for action in waiting:
+                action()
+        self.pause_button.setVisible(busy)
+        self.pause_button.setText("Resume" if state is State.PAUSED else "Pause")
+        self.pause_action.setText("&Resume indexing" if state is State.PAUSED else
+                                  "&Pause indexing")  # fmt: skip
+        if not busy:
+            self.index_progress.hide()
+        elif state is State.RUNNING and not self.index_progress.isVisible():
+            self.index_label.setText("Looking for new photos…")
+        elif state is State.PAUSED:
+            self.index_label.setText(self.index_label.text().replace("Indexing", "Paused at"))
+
+    # Messages
+
+    @Slot(object)
+    def _on_message(self, message: Message) -> None:
+        if message.level is Level.PROBLEM:
+            self.message_area.add(message.text)
+        else:
+            self.statusBar().showMessage(message.text, 5000)
+
+    # Drops
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if _droppable(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if _droppable(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        mime = event.mimeData()
+        folders, images = _dropped_files(mime)
+        if folders:
+            self.add_folders(folders)
+        for image in images:
+            self.add_image_query(str(image))
+        if not folders and not images and not self._take_image_data(mime):
+            self.messages.info(
+                "Only images and folders on this computer can be dropped; save a web image first."
+            )
+            return
+        event.acceptProposedAction()
+
+    # Closing
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.set(registry.WINDOW_GEOMETRY, bytes(self.saveGeometry().data()))
+        self.settings.sync()
+        self.shut_down()
+        super().closeEvent(event)
+
+    def shut_down(self) -> None:
+        """Stop every thread and close the library; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        self.debounce.stop()
+        self._after_indexing = []
+        for sender in (self.indexing, self.search, self.thumbnails):
+            sender.blockSignals(True)
+        self.indexing.stop(wait=True)
+        self.thumbnails.close()
+        self.search.wait()
+        if self._model_task is not None:
+            self._model_task.blockSignals(True)
+            self._model_task.wait()
+        if self._preview is not None:
+            self._preview.close()
+        self.library.close()
+        if self.model is not None:
+            self.model.close()
+        log.info("Window closed; all work stopped")
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME} {__version__}</b><p>Finds photos by what they show. "
+            "Everything stays on this computer.</p>",
+        )
+
+
+def _droppable(mime: QMimeData) -> bool:
+    return mime.hasUrls() or mime.hasImage()
+
+
+def _dropped_files(mime: QMimeData) -> tuple[list[Path], list[Path]]:
+    """The local folders and image files among dropped URLs."""
+    folders: list[Path] = []
+    images: list[Path] = []
+    for url in mime.urls():
+        if not url.isLocalFile():
+            continue
+        path = Path(url.toLocalFile())
+        if path.is_dir():
+            folders.append(path)
+        elif path.is_file() and is_photo_name(path.name):
+            images.append(path)
+    return folders, images
