@@ -17,13 +17,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+import numpy as np
+
 from lookalike import __version__
 from lookalike.core.catalogue import CatalogueError
 from lookalike.core.clip import ClipModel, ModelError
+from lookalike.core.hub import DownloadCancelled, DownloadProgress
 from lookalike.core.indexer import IndexReport, Progress
 from lookalike.core.library import Library, NoModelError
 from lookalike.core.lock import LibraryBusyError
 from lookalike.core.logs import start_logging
+from lookalike.core.model_store import (
+    ModelStore,
+    agreement,
+    catalog_entry,
+    load_catalog,
+    quantize_visual,
+)
 from lookalike.core.places import Places
 from lookalike.core.search import QueryError, build_query
 
@@ -85,14 +95,34 @@ def make_parser() -> argparse.ArgumentParser:
     _common(status, top=False)
     status.add_argument("--json", action="store_true", help="print JSON")
 
-    models = commands.add_parser("models", help="see and choose models")
-    _common(models, top=False)
-    models_commands = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
-    models_list = models_commands.add_parser("list", help="the library's model")
-    models_list.add_argument("--json", action="store_true")
-    use = models_commands.add_parser("use", help="make a model folder the library's model")
-    use.add_argument("folder", type=Path, metavar="DIR")
+    _models_parser(commands)
     return parser
+
+
+def _models_parser(commands: Any) -> None:
+    models = commands.add_parser("models", help="download, import and choose models")
+    _common(models, top=False)
+    actions = models.add_subparsers(dest="models_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="the models to download and the installed ones")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    download = actions.add_parser(
+        "download", help="download a catalogue model (or an Immich-layout repository owner/name)"
+    )
+    download.add_argument("name", metavar="NAME")
+    download.add_argument("--force", action="store_true", help="download again if installed")
+    imported = actions.add_parser("import", help="check a model folder and copy it in")
+    imported.add_argument("folder", type=Path, metavar="DIR")
+    imported.add_argument("--name", default=None, help="install it under this name")
+    use = actions.add_parser("use", help="make a model the library's model")
+    use.add_argument("folder", metavar="NAME|DIR", help="an installed model or a model folder")
+    use.add_argument(
+        "--int8", action="store_true",
+        help="index with the int8 visual encoder (see `models quantize`)",
+    )  # fmt: skip
+    quantize = actions.add_parser(
+        "quantize", help="make an int8 visual encoder: faster on CPUs, nearly the same results"
+    )
+    quantize.add_argument("folder", metavar="NAME|DIR")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,20 +276,166 @@ def cmd_status(library: Library, args: argparse.Namespace) -> int:
 
 
 def cmd_models(library: Library, args: argparse.Namespace) -> int:
-    if args.models_command == "use":
-        model = ClipModel(args.folder)
-        library.use_model(model.folder)
-        print(f"The library now uses {model.name} ({model.folder})")
-        return EXIT_OK
+    store = ModelStore(library.places.models)
+    action = {
+        "list": _models_list, "download": _models_download, "import": _models_import,
+        "use": _models_use, "quantize": _models_quantize,
+    }[args.models_command]  # fmt: skip
+    return action(library, store, args)
+
+
+def _adopt(library: Library, folder: Path) -> None:
+    """The first model a library gets becomes its model."""
+    if library.active_model is None:
+        library.use_model(folder)
+        print(f"The library now uses {folder.name}.", file=sys.stderr)
+
+
+def _models_list(library: Library, store: ModelStore, args: argparse.Namespace) -> int:
     active = library.active_model
+    installed = store.installed()
+    catalog = load_catalog()
     if args.json:
-        print(json.dumps([{"name": active.name, "path": str(active), "active": True}]
-                         if active else []))  # fmt: skip
-    elif active:
-        print(f"* {active.name}  {active}")
-    else:
-        print(NO_MODEL_HELP)
+        report = {
+            "active": {"name": active.name, "path": str(active),
+                       "precision": library.active_variant} if active else None,
+            "installed": [
+                {"name": m.name, "path": str(m.path), "bytes": m.size, "repo": m.repo,
+                 "commit": m.commit, "int8": m.has_int8, "active": m.path == active}
+                for m in installed
+            ],
+            "catalog": [
+                {"name": e.name, "repo": e.repo, "purpose": e.purpose, "default": e.default,
+                 "embed_dim": e.embed_dim, "image_size": e.image_size,
+                 "approx_download_mb": e.approx_download_mb, "recall": e.recall,
+                 "installed": store.is_installed(e.name), "source": list(e.source),
+                 "notes": e.notes}
+                for e in catalog
+            ],
+        }  # fmt: skip
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+
+    print(f"Installed in {store.root}:")
+    for model in installed:
+        mark = "*" if model.path == active else " "
+        extras = ["int8" + (" (in use)" if mark == "*" and library.active_variant == "int8"
+                            else "")] if model.has_int8 else []  # fmt: skip
+        origin = model.repo or "imported"
+        print(f"{mark} {model.name:32} {_megabytes(model.size):>9}  {origin}  {' '.join(extras)}")
+    if active and all(m.path != active for m in installed):
+        print(f"* {active.name:32} {'':>9}  {active}")
+    if not installed and not active:
+        print("  none yet")
+    print("Available (lookalike models download NAME):")
+    for entry in catalog:
+        size = f"~{entry.approx_download_mb} MB" if entry.approx_download_mb else ""
+        recall = f"recall {entry.recall['en']:.1f} %" if "en" in entry.recall else ""
+        state = "  [installed]" if store.is_installed(entry.name) else ""
+        print(f"  {entry.name:32} {size:>9}  {recall:13}  {entry.purpose}{state}")
+    print("Recall: Immich's figures on Crossmodal-3600 (English); see `models list --json`.")
     return EXIT_OK
+
+
+def _models_download(library: Library, store: ModelStore, args: argparse.Namespace) -> int:
+    entry = catalog_entry(args.name)
+    if store.is_installed(entry.name) and not args.force:
+        print(f"{entry.name} is installed already ({store.folder(entry.name)}); "
+              "--force downloads it again", file=sys.stderr)  # fmt: skip
+        _adopt(library, store.folder(entry.name))
+        return EXIT_OK
+    size = f" (about {entry.approx_download_mb} MB)" if entry.approx_download_mb else ""
+    print(f"Downloading {entry.repo}{size}", file=sys.stderr)
+    cancel = threading.Event()
+    bar = DownloadBar(sys.stderr)
+    previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    try:
+        folder = store.download(entry, bar.update, cancel, replace=args.force)
+    except DownloadCancelled:
+        bar.finish()
+        print("Stopped; run the same command again to carry on where it stopped.",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_CANCELLED
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        bar.finish()
+    print(f"Installed {entry.name} in {folder}", file=sys.stderr)
+    _adopt(library, folder)
+    return EXIT_OK
+
+
+def _models_import(library: Library, store: ModelStore, args: argparse.Namespace) -> int:
+    folder = store.import_folder(args.folder, args.name)
+    print(f"Imported {folder.name} into {folder}", file=sys.stderr)
+    _adopt(library, folder)
+    return EXIT_OK
+
+
+def _models_use(library: Library, store: ModelStore, args: argparse.Namespace) -> int:
+    variant = "int8" if args.int8 else "float"
+    model = ClipModel(store.find(args.folder), visual_variant=variant)
+    library.use_model(model.folder, variant)
+    extra = " with its int8 visual encoder" if args.int8 else ""
+    print(f"The library now uses {model.name}{extra} ({model.folder})")
+    return EXIT_OK
+
+
+def _models_quantize(library: Library, store: ModelStore, args: argparse.Namespace) -> int:
+    folder = store.find(args.folder)
+    print(f"Quantising the visual encoder of {folder.name}…", file=sys.stderr)
+    started = time.monotonic()
+    path = quantize_visual(folder)
+    seconds = time.monotonic() - started
+    rng = np.random.default_rng(0)
+    size = ClipModel(folder).input_spec.size
+    # Smooth random colour fields stand in for photos; bench/int8.py measures real ones.
+    fields = rng.normal(0, 1, (8, 3, 4, 4)).astype(np.float32)
+    batch = np.repeat(np.repeat(fields, -(-size // 4), axis=2), -(-size // 4), axis=3)
+    batch = batch[:, :, :size, :size] + rng.normal(0, 0.1, (8, 3, size, size)).astype(np.float32)
+    check = agreement(folder, [np.ascontiguousarray(batch)])
+    original = (folder / "visual" / "model.onnx").stat().st_size
+    print(
+        f"Wrote {path} ({_megabytes(path.stat().st_size)}, float {_megabytes(original)}) "
+        f"in {seconds:.1f} s. Cosine to the float encoder on {check.count} synthetic inputs: "
+        f"mean {check.mean:.4f}, min {check.min:.4f}.\n"
+        f"Use it with `lookalike models use {folder.name} --int8`.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+class DownloadBar:
+    """A one-line download progress bar on a terminal, nothing elsewhere."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.drawn = False
+
+    def update(self, progress: DownloadProgress) -> None:
+        if not self.enabled:
+            return
+        share = progress.done / progress.total if progress.total else 0.0
+        filled = int(share * 24)
+        line = (
+            f"\r{share:4.0%} [{'#' * filled}{'.' * (24 - filled)}] "
+            f"{progress.done / 1e6:.1f}/{progress.total / 1e6:.1f} MB "
+            f"{progress.rate / 1e6:5.1f} MB/s {os.path.basename(progress.current)}"
+        )
+        columns = shutil.get_terminal_size((80, 20)).columns
+        self.stream.write(line[: columns - 1].ljust(columns - 1))
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
 
 
 class ProgressBar:

@@ -42,6 +42,10 @@ PROVIDER_NAMES = {
     "CoreMLExecutionProvider": "CoreML",
     "CPUExecutionProvider": "CPU",
 }
+VISUAL_VARIANTS = {
+    "float": "visual/model.onnx",
+    "int8": "visual/model.int8.onnx",  # made on demand by quantising the float model
+}
 REQUIRED_FILES = (
     "config.json",
     "visual/model.onnx",
@@ -154,11 +158,21 @@ def _inputs(session: ort.InferenceSession) -> list[SessionInput]:
 class ClipModel:
     """A CLIP-family model: photos and text into one embedding space."""
 
-    def __init__(self, folder: Path, threads: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, threads: int | None = None, visual_variant: str = "float"
+    ) -> None:
         folder = folder.expanduser().resolve()
         check_folder(folder)
+        if visual_variant not in VISUAL_VARIANTS:
+            raise ModelError(f"unknown visual variant {visual_variant!r}")
+        if not (folder / VISUAL_VARIANTS[visual_variant]).is_file():
+            raise ModelError(
+                f"{folder.name} has no {visual_variant} visual model yet; "
+                f"make it with `lookalike models quantize {folder.name}`"
+            )
         self.folder = folder
         self.threads = threads
+        self.visual_variant = visual_variant
         try:
             self.config: dict[str, Any] = json.loads((folder / "config.json").read_text())
             preprocess = json.loads((folder / "visual" / "preprocess_cfg.json").read_text())
@@ -200,6 +214,9 @@ class ClipModel:
         digest.update((self.folder / "config.json").read_bytes())
         for part in ("visual", "textual"):
             digest.update(str(os.path.getsize(self.folder / part / "model.onnx")).encode())
+        if self.visual_variant != "float":
+            # A quantised encoder gives slightly different embeddings: keep them apart.
+            digest.update(self.visual_variant.encode())
         return f"{self.name}-{digest.hexdigest()[:12]}"
 
     @property
@@ -246,7 +263,8 @@ class ClipModel:
         with self._lock:
             if self._visual is not None:
                 return
-            session, choice = create_session(self.folder / "visual" / "model.onnx", self.threads)
+            visual_path = self.folder / VISUAL_VARIANTS[self.visual_variant]
+            session, choice = create_session(visual_path, self.threads)
             inputs = _inputs(session)
             if len(inputs) != 1:
                 raise ModelError(f"the visual model should take one input, not {len(inputs)}")

@@ -20,6 +20,7 @@ from lookalike.core.vectors import VectorIndex
 log = logging.getLogger(__name__)
 
 ACTIVE_MODEL = "active_model"
+ACTIVE_VARIANT = "active_visual_variant"
 
 
 class NoModelError(ModelError):
@@ -76,17 +77,25 @@ class Library:
         value = self.catalogue.setting(ACTIVE_MODEL)
         return Path(value) if value else None
 
-    def use_model(self, folder: Path) -> None:
+    @property
+    def active_variant(self) -> str:
+        """Which visual encoder of the active model indexing uses: float or int8."""
+        return self.catalogue.setting(ACTIVE_VARIANT) or "float"
+
+    def use_model(self, folder: Path, visual_variant: str = "float") -> None:
         self.catalogue.set_setting(ACTIVE_MODEL, str(folder.expanduser().resolve()))
+        self.catalogue.set_setting(ACTIVE_VARIANT, visual_variant)
 
     def load_model(self, folder: Path | None = None, threads: int | None = None) -> ClipModel:
         """The given model, or the active one. A model given while none is active
         becomes the active one, so later commands need not name it again."""
+        variant = "float"
         if folder is None:
             folder = self.active_model
             if folder is None:
                 raise NoModelError("this library has no model yet")
-        model = ClipModel(folder, threads=threads)
+            variant = self.active_variant
+        model = ClipModel(folder, threads=threads, visual_variant=variant)
         if self.active_model is None:
             self.use_model(model.folder)
         return model
