@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import queue
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 from conftest import make_photo
 from lookalike.core.library import Library
@@ -65,3 +71,50 @@ def test_a_missing_folder_keeps_its_photos(tmp_path, toy_model):
         assert report.missing_folders == [str(tmp_path / "drive")]
         assert report.removed == 0
         assert library.status(model).counts.indexed == 4
+
+
+def test_photos_on_a_missing_drive_stay_searchable_and_are_marked_offline(tmp_path, toy_model, cli):
+    drive = tmp_path / "usb"
+    make_photo(drive / "red.jpg", "red")
+    make_photo(tmp_path / "home" / "red.jpg", "red", seed=3)
+    assert cli("index", "--model", toy_model, drive, tmp_path / "home").code == 0
+
+    drive.rename(tmp_path / "unplugged")
+    assert cli("index").code == 0
+    found = json.loads(cli("search", "red", "--json", "--limit", "2").out)
+    assert {(Path(r["path"]).parent.name, r["offline"]) for r in found} == {
+        ("usb", True),
+        ("home", False),
+    }
+    status = json.loads(cli("status", "--json").out)
+    assert {f["path"]: f["missing"] for f in status["folders"]} == {
+        str(drive): True,
+        str(tmp_path / "home"): False,
+    }
+
+    (tmp_path / "unplugged").rename(drive)
+    found = json.loads(cli("search", "red", "--json", "--limit", "2").out)
+    assert not any(r["offline"] for r in found)
+
+
+def test_index_watch_picks_up_new_photos_until_interrupted(tmp_path, toy_model):
+    library = tmp_path / "lib"
+    make_photo(library / "first.jpg", "red")
+    exe = Path(sys.executable).with_name("lookalike")
+    command = [exe, "index", "--watch", "--data-dir", tmp_path / "d", "--model", toy_model]
+    lines: queue.Queue[str] = queue.Queue()
+    with subprocess.Popen([*command, library], stderr=subprocess.PIPE, text=True) as run:
+        reader = threading.Thread(target=lambda: [lines.put(x) for x in run.stderr], daemon=True)
+        reader.start()
+
+        def next_summary() -> str:
+            while True:
+                line = lines.get(timeout=60)
+                if line.startswith("Done"):
+                    return line
+
+        assert "1 encoded" in next_summary()
+        make_photo(library / "later" / "second.jpg", "blue")
+        assert "1 encoded" in next_summary()
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=30) == 0

@@ -65,3 +65,14 @@ def test_names_with_bytes_that_are_not_utf8(tmp_path):
 def test_photo_names():
     assert is_photo_name("IMG_0001.HEIC") and is_photo_name("x.avif")
     assert not is_photo_name("x.txt") and not is_photo_name("jpg")
+
+
+def test_folders_tagged_as_caches_are_skipped(tmp_path):
+    from lookalike.core.places import Places
+
+    make_photo(tmp_path / "a.jpg", "red")
+    places = Places.under(tmp_path / "lookalike")
+    places.create()
+    make_photo(places.thumbnails / "ab" / "thumb.jpg", "red")
+    make_photo(places.data / "stray.jpg", "red")
+    assert [os.path.basename(f.path) for f in scan_folder(tmp_path).files] == ["a.jpg"]

@@ -7,6 +7,7 @@ import argparse
 import json
 import logging
 import os
+import queue
 import shutil
 import signal
 import sqlite3
@@ -36,6 +37,7 @@ from lookalike.core.model_store import (
 )
 from lookalike.core.places import Places
 from lookalike.core.search import QueryError, build_query
+from lookalike.core.watcher import LibraryWatcher
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,10 @@ def make_parser() -> argparse.ArgumentParser:
     _common(index, top=False)
     index.add_argument("folders", nargs="*", type=Path, metavar="FOLDER")
     index.add_argument("--workers", type=int, default=None, help="decode threads")
+    index.add_argument(
+        "--watch", action="store_true",
+        help="keep running, and index again whenever photos in the folders change",
+    )  # fmt: skip
 
     search = commands.add_parser("search", help="print the photos that best match a query")
     _common(search, top=False)
@@ -188,15 +194,46 @@ def cmd_index(library: Library, args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     cancel = threading.Event()
-    bar = ProgressBar(sys.stderr)
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        report = library.index(model, progress=bar.update, cancel=cancel, workers=args.workers)
+        report = _index_once(library, model, cancel, args.workers)
+        if args.watch and not report.cancelled:
+            _keep_watching(library, model, cancel, args.workers)
+            return EXIT_OK
     finally:
         signal.signal(signal.SIGINT, previous)
+    return EXIT_CANCELLED if report.cancelled else EXIT_OK
+
+
+def _index_once(
+    library: Library, model: ClipModel, cancel: threading.Event, workers: int | None
+) -> IndexReport:
+    bar = ProgressBar(sys.stderr)
+    try:
+        report = library.index(model, progress=bar.update, cancel=cancel, workers=workers)
+    finally:
         bar.finish()
     _print_report(report, model)
-    return EXIT_CANCELLED if report.cancelled else EXIT_OK
+    return report
+
+
+def _keep_watching(
+    library: Library, model: ClipModel, cancel: threading.Event, workers: int | None
+) -> None:
+    """Index again whenever the library's folders change, until Ctrl+C."""
+    changes: queue.Queue[list[Path]] = queue.Queue()
+    watcher = LibraryWatcher(changes.put)
+    watcher.start(Path(f.path) for f in library.folders())
+    print("Watching the library for changes; press Ctrl+C to stop.", file=sys.stderr)
+    try:
+        while not cancel.is_set():
+            try:
+                changes.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            _index_once(library, model, cancel, workers)
+    finally:
+        watcher.stop()
 
 
 def _print_report(report: IndexReport, model: ClipModel) -> None:
@@ -228,11 +265,15 @@ def cmd_search(library: Library, args: argparse.Namespace) -> int:
     model = library.load_model(args.model)
     results = library.search(model, query, args.limit)
     if args.json:
-        rows = [{"path": r.path, "score": round(r.score, 6)} for r in results]
+        rows = [
+            {"path": r.path, "score": round(r.score, 6), "offline": not r.available}
+            for r in results
+        ]
         print(json.dumps(rows, indent=2))
     else:
         for result in results:
-            print(f"{result.score:.3f}  {result.path}")
+            offline = "" if result.available else "  (offline)"
+            print(f"{result.score:.3f}  {result.path}{offline}")
         if not results:
             print("No photos are indexed yet: run `lookalike index FOLDER`.", file=sys.stderr)
     return EXIT_OK

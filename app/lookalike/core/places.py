@@ -9,6 +9,7 @@ from pathlib import Path
 import platformdirs
 
 from lookalike import APP_NAME
+from lookalike.core.scanner import CACHE_TAG, CACHE_TAG_TEXT
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,7 @@ class Places:
     def create(self) -> None:
         for folder in (self.data, self.indexes, self.models, self.thumbnails, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
+        for folder in (self.data, self.cache):
+            tag = folder / CACHE_TAG
+            if not tag.exists():
+                tag.write_text(CACHE_TAG_TEXT + "# Lookalike's own files; no photos here.\n")

@@ -33,6 +33,13 @@ SKIPPED_FOLDERS = frozenset(
 )  # fmt: skip
 
 
+# Folders holding this file are caches (https://bford.info/cachedir/); our own
+# data and cache folders carry it, so a library folder that contains them does
+# not index Lookalike's thumbnails as photos.
+CACHE_TAG = "CACHEDIR.TAG"
+CACHE_TAG_TEXT = "Signature: 8a477f597d28d172789f06886806bc55\n"
+
+
 def is_photo_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in PHOTO_SUFFIXES
 
@@ -92,6 +99,9 @@ def _walk(root: str, visited: set[tuple[int, int]]) -> Iterator[FoundFile | Prob
                 entries = list(listing)
         except OSError as error:
             log.warning("Cannot list folder %s: %s", folder, error.strerror or error)
+            continue
+        if any(e.name == CACHE_TAG for e in entries):
+            log.info("Skipping %s: it is tagged as a cache folder", folder)
             continue
 
         for entry in entries:

@@ -7,6 +7,7 @@ nearest to it.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -55,6 +56,8 @@ class Result:
     photo_id: int
     path: str
     score: float
+    # False when the file cannot be reached now, as on a drive that is unplugged.
+    available: bool = True
 
 
 class QueryError(Exception):
@@ -136,7 +139,7 @@ class Searcher:
         keys, scores = self.vectors.search(self.query_vector(query), limit)
         paths = self.catalogue.photo_paths([int(k) for k in keys])
         return [
-            Result(int(key), paths[int(key)], float(score))
+            Result(int(key), paths[int(key)], float(score), os.path.exists(paths[int(key)]))
             for key, score in zip(keys, scores, strict=True)
             if int(key) in paths
         ]
