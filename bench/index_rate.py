@@ -63,6 +63,7 @@ from lookalike.core.places import Places
 log = logging.getLogger("bench")
 
 MIN_MODEL_SECONDS = 1.0
+QUIET_CORES = 0.3  # other processes' load under which a round counts as undisturbed
 
 
 def main() -> None:
@@ -165,13 +166,14 @@ def summarise(
     started_on: dict[str, Any],
     model: dict[str, Any],
 ) -> dict[str, Any]:
+    # Rounds that other processes slowed down are left out while any is left.
+    skewed = [r for r in rounds if interference(r) > QUIET_CORES]
+    used = [r for r in rounds if r not in skewed] or rounds
     model_only, decode_only, pipeline = (
-        median_of(rounds, part) for part in ("model_only", "decode_only", "pipeline")
+        median_of(used, part) for part in ("model_only", "decode_only", "pipeline")
     )
-    ratios = [r["pipeline"]["photos_per_s"] / r["model_only"]["photos_per_s"] for r in rounds]
-    steady = [
-        r["pipeline"]["steady_photos_per_s"] / r["model_only"]["photos_per_s"] for r in rounds
-    ]
+    ratios = [r["pipeline"]["photos_per_s"] / r["model_only"]["photos_per_s"] for r in used]
+    steady = [r["pipeline"]["steady_photos_per_s"] / r["model_only"]["photos_per_s"] for r in used]
     sizes = [photo.stat().st_size for photo in photos]
     with Image.open(photos[0]) as first:
         dimensions = list(first.size)
@@ -185,15 +187,16 @@ def summarise(
             "source": "synthetic JPEGs from bench/common.py, warm in the page cache",
         },
         "model": model,
-        "repeat": len(rounds),
+        "rounds": len(rounds),
+        "rounds_used": len(used),
         "model_only": model_only,
         "pipeline": pipeline,
         "pipeline_over_model": float(f"{statistics.median(ratios):.3g}"),
         "steady_pipeline_over_model": float(f"{statistics.median(steady):.3g}"),
         "decode_only": decode_only,
         "where_the_time_goes": time_split(model_only, decode_only, pipeline),
-        # Above a few tenths of a core, other work on the machine skewed the run.
-        "other_processes_max_cores": max(r[part]["other_cores_busy"] for r in rounds for part in r),
+        # Above a few tenths of a core, other work on the machine skewed the numbers.
+        "other_processes_max_cores": max(interference(r) for r in used),
         "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
     }
 
@@ -327,15 +330,23 @@ def probes(model: ClipModel) -> Iterator[dict[str, Any]]:
         del model.encode_images
 
 
+def interference(round_: dict[str, dict[str, Any]]) -> float:
+    """The most cores other processes kept busy during any part of a round."""
+    return max(float(part["other_cores_busy"]) for part in round_.values())
+
+
 def median_of(rounds: list[dict[str, dict[str, Any]]], part: str) -> dict[str, Any]:
     """Each number's median over the rounds, keyed as in one round."""
-    first = rounds[0][part]
-    return {
-        key: statistics.median(r[part][key] for r in rounds)
-        if isinstance(value, int | float) and not isinstance(value, bool)
-        else value
-        for key, value in first.items()
-    }
+    summary: dict[str, Any] = {}
+    for key, value in rounds[0][part].items():
+        values = [r[part][key] for r in rounds]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            summary[key] = value
+        elif isinstance(value, int):
+            summary[key] = statistics.median_low(values)
+        else:
+            summary[key] = round(statistics.median(values), 3)
+    return summary
 
 
 def time_split(
