@@ -10,6 +10,7 @@ drive that is not plugged in), folders are checked on a timer instead.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -119,10 +120,8 @@ class LibraryWatcher:
     def _unschedule(self, folder: Path) -> None:
         watch = self._watches.pop(folder)
         if self._observer is not None:
-            try:
+            with contextlib.suppress(KeyError, OSError):
                 self._observer.unschedule(watch)
-            except (KeyError, OSError):
-                pass
 
     # Change collection
 
