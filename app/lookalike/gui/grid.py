@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QKeyEvent, QPainter, QPalette, QPixmap, QResizeEvent
+from PySide6.QtCore import (
+    QEvent,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -20,18 +29,40 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from lookalike.gui.thumbnails import Thumbnails, fit
+from lookalike.gui.thumbnails import Thumbnails
 
 log = logging.getLogger(__name__)
 
 MARGIN = 4
 RADIUS = 6
+DECORATION = Qt.ItemDataRole.DecorationRole
+SELECTED = QStyle.StateFlag.State_Selected.value
+MOUSE_OVER = QStyle.StateFlag.State_MouseOver.value
+HAS_FOCUS = QStyle.StateFlag.State_HasFocus.value
+LAYOUT_BATCH = 2000
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    def __init__(self, side: int, parent: QWidget | None = None) -> None:
+    """Paints a cell: its thumbnail centred, or a placeholder until it is ready.
+
+    `paint` runs for every visible cell on every frame, so its common path
+    stays short: flags are tested as plain ints, thumbnails arrive already
+    scaled to the cell and are drawn unscaled, placeholders are a plain fill
+    in a colour taken from the palette when the palette changes.
+    """
+
+    def __init__(self, side: int, parent: QWidget) -> None:
         super().__init__(parent)
         self.side = side
+        self.use_palette(parent.palette())
+
+    def use_palette(self, palette: QPalette) -> None:
+        self.shade = palette.color(QPalette.ColorRole.Mid)
+        self.shade.setAlpha(70)
+        self.highlight = palette.color(QPalette.ColorRole.Highlight)
+        self.hover = QColor(self.highlight)
+        self.hover.setAlpha(60)
+        self.broken_pen = palette.color(QPalette.ColorRole.PlaceholderText)
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -44,48 +75,46 @@ class ThumbnailDelegate(QStyledItemDelegate):
         option: QStyleOptionViewItem,
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
-        palette = option.palette
         cell: QRect = option.rect
-        state = option.state
+        state = option.state.value
+        pixmap = index.data(DECORATION)
+        if state & (SELECTED | MOUSE_OVER):
+            self._backdrop(painter, cell, self.highlight if state & SELECTED else self.hover)
+        if pixmap is not None and not pixmap.isNull():
+            size = pixmap.deviceIndependentSize()
+            x = cell.x() + (cell.width() - size.width()) / 2
+            y = cell.y() + (cell.height() - size.height()) / 2
+            painter.drawPixmap(QPointF(x, y), pixmap)
+        else:
+            self._placeholder(painter, cell, broken=pixmap is not None)
+        if state & HAS_FOCUS:
+            self._focus(painter, cell)
+
+    def _backdrop(self, painter: QPainter, cell: QRect, colour: QColor) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(Qt.PenStyle.NoPen)
-
-        if state & QStyle.StateFlag.State_Selected:
-            painter.setBrush(palette.color(QPalette.ColorRole.Highlight))
-            painter.drawRoundedRect(cell.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
-        elif state & QStyle.StateFlag.State_MouseOver:
-            hover = palette.color(QPalette.ColorRole.Highlight)
-            hover.setAlpha(60)
-            painter.setBrush(hover)
-            painter.drawRoundedRect(cell.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
-
-        box = cell.adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
-        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            size = fit(pixmap, box.size())
-            target = QRect(QPoint(0, 0), size)
-            target.moveCenter(box.center())
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-            painter.drawPixmap(target, pixmap)
-        else:
-            self._placeholder(painter, palette, box, broken=isinstance(pixmap, QPixmap))
-
-        if state & QStyle.StateFlag.State_HasFocus:
-            painter.setPen(palette.color(QPalette.ColorRole.Highlight).darker(130))
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawRoundedRect(cell.adjusted(1, 1, -2, -2), RADIUS, RADIUS)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(cell.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
         painter.restore()
 
-    def _placeholder(self, painter: QPainter, palette: QPalette, box: QRect, broken: bool) -> None:
-        shade = palette.color(QPalette.ColorRole.Mid)
-        shade.setAlpha(70)
-        painter.setBrush(shade)
-        inner = box.adjusted(box.width() // 10, box.height() // 10, -box.width() // 10, 0)
-        painter.drawRoundedRect(inner, RADIUS, RADIUS)
+    def _placeholder(self, painter: QPainter, cell: QRect, broken: bool) -> None:
+        inset_x, inset_y = MARGIN + cell.width() // 10, MARGIN + cell.height() // 6
+        inner = cell.adjusted(inset_x, inset_y, -inset_x, -inset_y)
+        painter.fillRect(inner, self.shade)
         if broken:
-            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            painter.save()
+            painter.setPen(self.broken_pen)
             painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "?")
+            painter.restore()
+
+    def _focus(self, painter: QPainter, cell: QRect) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(self.highlight.darker(130))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRoundedRect(cell.adjusted(1, 1, -2, -2), RADIUS, RADIUS)
+        painter.restore()
 
 
 class PhotoGrid(QListView):
@@ -102,7 +131,10 @@ class PhotoGrid(QListView):
         self.setMovement(QListView.Movement.Static)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
-        self.setLayoutMode(QListView.LayoutMode.SinglePass)
+        # Laying out 100,000 cells takes Qt most of a second; in batches the
+        # grid paints and scrolls meanwhile.
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(LAYOUT_BATCH)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
@@ -139,6 +171,12 @@ class PhotoGrid(QListView):
             event.accept()
             return
         super().keyPressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange:  # light and dark follow the system
+            self.delegate.use_palette(self.palette())
+            self.viewport().update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         self._justify()

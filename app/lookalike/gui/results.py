@@ -39,6 +39,7 @@ class PhotoResults(QAbstractListModel):
         self.thumbnails = thumbnails
         self._photos: Sequence[tuple[int, str]] = ()
         self._scores: Sequence[float] | None = None
+        self._count = 0
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumbnail_ready)
 
@@ -51,6 +52,7 @@ class PhotoResults(QAbstractListModel):
         self.beginResetModel()
         self._photos = photos
         self._scores = scores
+        self._count = len(photos)
         if self.thumbnails is not None:
             self.thumbnails.forget_requests()
         self.endResetModel()
@@ -71,7 +73,8 @@ class PhotoResults(QAbstractListModel):
     # QAbstractListModel
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._photos)
+        # Qt's grid layout asks this twice per row: keep it this short.
+        return 0 if parent.isValid() else self._count
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._photos):

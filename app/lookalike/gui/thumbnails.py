@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from lookalike.core.catalogue import Catalogue
@@ -111,14 +111,17 @@ def thumbnail_file(catalogue: Catalogue, cache: ThumbnailCache, photo_id: int, p
 
 
 def read_scaled(path: Path, side: int) -> QImage:
-    """The image at `path`, scaled down (never up) to fit a `side` square."""
+    """The image at `path`, scaled to fit a `side` square."""
     reader = QImageReader(str(path))
     size = reader.size()
-    if size.isValid() and (size.width() > side or size.height() > side):
-        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
+    fitted = size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio)
+    if size.isValid() and size.width() > fitted.width():
+        reader.setScaledSize(fitted)  # JPEG decodes straight to a smaller size
     image = reader.read()
     if image.isNull():
         raise PhotoError(f"the thumbnail cannot be read: {reader.errorString()}")
+    if image.width() < fitted.width():  # a photo smaller than the cell still fills it
+        image = image.scaled(fitted, mode=Qt.TransformationMode.SmoothTransformation)
     return image
 
 
@@ -222,8 +225,3 @@ class Thumbnails(QObject):
     def _trim(self) -> None:
         while len(self._pixmaps) > self.capacity:
             self._pixmaps.popitem(last=False)
-
-
-def fit(pixmap: QPixmap, box: QSize) -> QSize:
-    """The logical size at which `pixmap` fills `box`, keeping its shape."""
-    return pixmap.deviceIndependentSize().toSize().scaled(box, Qt.AspectRatioMode.KeepAspectRatio)
