@@ -72,6 +72,10 @@ def make_parser() -> argparse.ArgumentParser:
         description="Find photos by what they show. With no command, opens the window.",
     )
     parser.add_argument("--version", action="version", version=f"lookalike {__version__}")
+    parser.add_argument(
+        "--install-desktop-entry", action="store_true",
+        help="add Lookalike to this user's application menu (Linux) and exit",
+    )  # fmt: skip
     _common(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -134,6 +138,10 @@ def _models_parser(commands: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     _prepare_streams()
+    if args.install_desktop_entry:
+        from lookalike.desktop import install_for_user
+
+        return install_for_user()
     places = Places.choose(args.data_dir)
     start_logging(places.logs)
     if args.verbose:
