@@ -11,8 +11,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence, QPixmap
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import (
+    QGuiApplication,
+    QIcon,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPalette,
+    QPen,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -167,6 +176,7 @@ class QueryBar(QWidget):
         self.edit.setAccessibleName("Search")
         self.edit.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.edit.setMinimumHeight(30)
+        self.edit.addAction(search_icon(self.palette()), QLineEdit.ActionPosition.LeadingPosition)
         self.edit.textChanged.connect(self.edited)
         self.edit.returnPressed.connect(self.pin_text)
         layout.addWidget(self.edit, 1)
@@ -221,6 +231,27 @@ class QueryBar(QWidget):
             chip.set_negative(term.negative)
             self._attach(chip)
         self.terms_changed.emit()
+
+
+def search_icon(palette: QPalette, side: int = 16) -> QIcon:
+    """A magnifying glass in the palette's text colour, so it suits light and dark."""
+    icon = QIcon()
+    for ratio in (1.0, 2.0):
+        pixmap = QPixmap(round(side * ratio), round(side * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = palette.color(QPalette.ColorRole.PlaceholderText)
+        painter.setPen(QPen(colour, 1.6))
+        painter.drawEllipse(QRectF(2.5, 2.5, 8, 8))
+        handle = QPen(colour, 2.0)
+        handle.setCapStyle(Qt.PenCapStyle.RoundCap)
+        painter.setPen(handle)
+        painter.drawLine(QPointF(9.5, 9.5), QPointF(13.5, 13.5))
+        painter.end()
+        icon.addPixmap(pixmap)
+    return icon
 
 
 def chip_icon(image_path: str, side: int = CHIP_ICON) -> QPixmap:

@@ -590,8 +590,10 @@ class MainWindow(QMainWindow):
         changed = report.encoded + report.reused + report.moved + report.removed
         if changed or report.scanned:
             self.search.library_changed()
-        stopped = "Indexing stopped" if report.cancelled else "Up to date"
-        self.index_label.setText(f"{stopped} · {report.encoded:,} new")
+        text = "Indexing stopped" if report.cancelled else "Up to date"
+        if report.encoded:
+            text += f" · {report.encoded:,} photos added"
+        self.index_label.setText(text)
 
     @Slot(str)
     def _on_index_failed(self, reason: str) -> None:
