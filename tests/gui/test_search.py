@@ -87,3 +87,20 @@ def test_pasting_an_image_saves_it_in_the_cache_and_searches(qtbot, open_window,
     saved = Path(chip.value)
     assert saved.parent == indexed.cache / "queries" and saved.is_file()
     qtbot.waitUntil(lambda: all_red(top_names(window, 2)), timeout=5000)
+
+
+def test_image_data_dragged_from_a_browser_is_saved_and_searched(
+    qtbot, open_window, indexed, drop_on
+):
+    window = open_window(indexed)
+    image = QImage(40, 30, QImage.Format.Format_RGB32)
+    image.fill(QColor(*COLOURS["green"]))
+    mime = QMimeData()
+    mime.setImageData(image)
+    mime.setUrls([QUrl("https://example.org/green.png")])  # not local: the data is used
+
+    drop_on(window, mime)
+
+    [chip] = window.query_bar.chips
+    assert Path(chip.value).parent == indexed.cache / "queries"
+    qtbot.waitUntil(lambda: all(n.startswith("green-") for n in top_names(window, 2)), timeout=5000)
