@@ -19,7 +19,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QResizeEvent
+from PySide6.QtGui import QColor, QKeyEvent, QPainter, QPalette, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QListView,
@@ -118,7 +118,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
 
 class PhotoGrid(QListView):
-    """Signals: `preview_requested` (space bar), `zoom_requested(int steps)`."""
+    """The grid of photos. Signal: `preview_requested` (space bar)."""
 
     preview_requested = Signal()
 
@@ -172,10 +172,18 @@ class PhotoGrid(QListView):
             return
         super().keyPressEvent(event)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        # Only a shown widget knows its screen's pixel ratio (2 on high-DPI screens).
+        self.thumbnails.set_side(self.side, self.devicePixelRatioF())
+
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:  # light and dark follow the system
             self.delegate.use_palette(self.palette())
+            self.viewport().update()
+        elif event.type() == QEvent.Type.DevicePixelRatioChange:  # moved to another screen
+            self.thumbnails.set_side(self.side, self.devicePixelRatioF())
             self.viewport().update()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
