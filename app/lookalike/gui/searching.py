@@ -117,6 +117,10 @@ class Search(QObject):
         self.shown.emit("")
 
     def _search(self, model: ClipModel) -> None:
+        # FIXME(search): the query is encoded on the GUI thread. Words take a few
+        # milliseconds, but a dropped photo is decoded and encoded here too
+        # (~0.1 s with ViT-B-32 on a CPU); a search thread with its own Library
+        # would keep typing smooth.
         try:
             if self._searcher is None:
                 self._searcher = self.library.searcher(model)
