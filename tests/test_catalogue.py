@@ -90,3 +90,27 @@ def test_a_failed_transaction_changes_nothing(tmp_path):
             catalogue.add_photo(folder.id, "/x.jpg", 1, 1)
             raise RuntimeError("interrupted")
         assert catalogue.photo_at("/x.jpg") is None
+
+
+def test_connections_opening_a_new_catalogue_together_migrate_it_once(tmp_path):
+    import threading
+
+    path = tmp_path / "c.sqlite3"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        start.wait()
+        try:
+            Catalogue(path).close()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with Catalogue(path) as catalogue:
+        assert catalogue.version == len(MIGRATIONS)

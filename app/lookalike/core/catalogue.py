@@ -162,13 +162,19 @@ class Catalogue:
                 f"the catalogue {self.path} was written by a newer Lookalike "
                 f"(schema {current}); please update the app"
             )
-        for step in range(current, len(MIGRATIONS)):
-            log.info("Migrating catalogue %s to schema %d", self.path, step + 1)
+        while current < len(MIGRATIONS):
             with self.transaction():
-                for statement in MIGRATIONS[step].split(";"):
+                # Read again under the write lock: another connection may have
+                # migrated the file since we first looked.
+                current = self.version
+                if current >= len(MIGRATIONS):
+                    break
+                log.info("Migrating catalogue %s to schema %d", self.path, current + 1)
+                for statement in MIGRATIONS[current].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {step + 1}")
+                self.db.execute(f"PRAGMA user_version = {current + 1}")
+                current += 1
 
     def transaction(self) -> _Transaction:
         return _Transaction(self.db)
