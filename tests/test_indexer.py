@@ -107,14 +107,18 @@ def test_index_watch_picks_up_new_photos_until_interrupted(tmp_path, toy_model):
         reader = threading.Thread(target=lambda: [lines.put(x) for x in run.stderr], daemon=True)
         reader.start()
 
-        def next_summary() -> str:
+        def wait_for(start: str) -> str:
             while True:
                 line = lines.get(timeout=60)
-                if line.startswith("Done"):
+                if line.startswith(start):
                     return line
 
-        assert "1 encoded" in next_summary()
-        make_photo(library / "later" / "second.jpg", "blue")
-        assert "1 encoded" in next_summary()
-        run.send_signal(signal.SIGINT)
-        assert run.wait(timeout=30) == 0
+        try:
+            assert "1 encoded" in wait_for("Done")
+            wait_for("Watching")
+            make_photo(library / "later" / "second.jpg", "blue")
+            assert "1 encoded" in wait_for("Done")
+            run.send_signal(signal.SIGINT)
+            assert run.wait(timeout=30) == 0
+        finally:
+            run.kill()

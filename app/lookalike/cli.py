@@ -204,10 +204,10 @@ def cmd_index(library: Library, args: argparse.Namespace) -> int:
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
-        report = _index_once(library, model, cancel, args.workers)
-        if args.watch and not report.cancelled:
-            _keep_watching(library, model, cancel, args.workers)
+        if args.watch:
+            _index_and_watch(library, model, cancel, args.workers)
             return EXIT_OK
+        report = _index_once(library, model, cancel, args.workers)
     finally:
         signal.signal(signal.SIGINT, previous)
     return EXIT_CANCELLED if report.cancelled else EXIT_OK
@@ -225,15 +225,17 @@ def _index_once(
     return report
 
 
-def _keep_watching(
+def _index_and_watch(
     library: Library, model: ClipModel, cancel: threading.Event, workers: int | None
 ) -> None:
-    """Index again whenever the library's folders change, until Ctrl+C."""
+    """Index, then index again whenever the library's folders change, until Ctrl+C.
+    The watch starts first, so changes made during a run are not missed."""
     changes: queue.Queue[list[Path]] = queue.Queue()
     watcher = LibraryWatcher(changes.put)
     watcher.start(Path(f.path) for f in library.folders())
-    print("Watching the library for changes; press Ctrl+C to stop.", file=sys.stderr)
     try:
+        _index_once(library, model, cancel, workers)
+        print("Watching the library for changes; press Ctrl+C to stop.", file=sys.stderr)
         while not cancel.is_set():
             try:
                 changes.get(timeout=0.5)
