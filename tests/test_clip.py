@@ -109,3 +109,16 @@ def test_unavailable_providers_are_skipped_and_failures_noted(toy_model):
     assert choice.provider == "CPUExecutionProvider" and choice.dropped == []
     assert "CPUExecutionProvider" in ort.get_available_providers()
     assert session.get_inputs()[0].name == "image"
+
+
+def test_a_chosen_provider_is_tried_first_then_the_cpu(toy_model):
+    from lookalike.core.clip import PROVIDER_ORDER, provider_order
+
+    assert provider_order("auto") == PROVIDER_ORDER
+    assert provider_order("CUDA") == ("CUDAExecutionProvider", "CPUExecutionProvider")
+    assert provider_order("cpu") == ("CPUExecutionProvider",)
+    with pytest.raises(ValueError, match="unknown execution provider"):
+        provider_order("TPU")
+    model = ClipModel(toy_model, providers=provider_order("CUDA"))
+    model.encode_text(["red"])
+    assert model.provider == "CPU"  # CUDA is not offered on this machine

@@ -66,6 +66,17 @@ ONNX_TYPES: dict[str, type[np.generic]] = {
 }
 
 
+def provider_order(preference: str) -> tuple[str, ...]:
+    """The providers to try for a person's choice: "auto", or one provider's
+    plain name ("CUDA", "DirectML", "CoreML", "CPU"), which falls back to the CPU."""
+    if preference.lower() == "auto":
+        return PROVIDER_ORDER
+    for provider, name in PROVIDER_NAMES.items():
+        if name.lower() == preference.lower():
+            return tuple(dict.fromkeys((provider, "CPUExecutionProvider")))
+    raise ValueError(f"unknown execution provider {preference!r}")
+
+
 class ModelError(Exception):
     """A model folder that cannot be used, with what is wrong in plain words."""
 
@@ -159,7 +170,11 @@ class ClipModel:
     """A CLIP-family model: photos and text into one embedding space."""
 
     def __init__(
-        self, folder: Path, threads: int | None = None, visual_variant: str = "float"
+        self,
+        folder: Path,
+        threads: int | None = None,
+        visual_variant: str = "float",
+        providers: tuple[str, ...] = PROVIDER_ORDER,
     ) -> None:
         folder = folder.expanduser().resolve()
         check_folder(folder)
@@ -171,6 +186,7 @@ class ClipModel:
                 f"make it with `lookalike models quantize {folder.name}`"
             )
         self.folder = folder
+        self.preferred = providers
         self.threads = threads
         self.visual_variant = visual_variant
         try:
@@ -264,7 +280,7 @@ class ClipModel:
             if self._visual is not None:
                 return
             visual_path = self.folder / VISUAL_VARIANTS[self.visual_variant]
-            session, choice = create_session(visual_path, self.threads)
+            session, choice = create_session(visual_path, self.threads, self.preferred)
             inputs = _inputs(session)
             if len(inputs) != 1:
                 raise ModelError(f"the visual model should take one input, not {len(inputs)}")
@@ -311,7 +327,9 @@ class ClipModel:
         with self._lock:
             if self._textual is not None:
                 return
-            session, choice = create_session(self.folder / "textual" / "model.onnx", self.threads)
+            session, choice = create_session(
+                self.folder / "textual" / "model.onnx", self.threads, self.preferred
+            )
             inputs = _inputs(session)
             integer_inputs = [i for i in inputs if np.issubdtype(i.dtype, np.integer)]
             if not integer_inputs:

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from lookalike import APP_NAME, __version__
-from lookalike.core.clip import ClipModel
+from lookalike.core.clip import ClipModel, provider_order
 from lookalike.core.imaging import content_hash
 from lookalike.core.indexer import IndexReport, Progress
 from lookalike.core.library import Library
@@ -72,10 +72,10 @@ ZOOM_STEP = 32
 QUERY_IMAGES = "queries"
 
 
-def load_model(folder: Path, variant: str = "float") -> ClipModel:
+def load_model(folder: Path, variant: str = "float", preference: str = "auto") -> ClipModel:
     """Runs on the model thread: open the model and start both sessions, so
     the first search does not wait for them."""
-    model = ClipModel(folder, visual_variant=variant)
+    model = ClipModel(folder, visual_variant=variant, providers=provider_order(preference))
     model.encode_text(["a photo"])
     model.visual_input  # noqa: B018 - loading the visual session is the point
     return model
@@ -300,7 +300,8 @@ class MainWindow(QMainWindow):
         if self._model_task is not None or self._closed:
             return
         self.provider_label.setText("Model: loading…")
-        task = Task("model", lambda: load_model(folder, variant), self)
+        preference = self.settings.get(registry.EXECUTION_PROVIDER)
+        task = Task("model", lambda: load_model(folder, variant, preference), self)
         task.succeeded.connect(self._on_model_loaded)
         task.failed.connect(lambda reason: self._on_model_failed(folder, reason))
         task.finished.connect(self._on_model_task_ended)
@@ -339,12 +340,9 @@ class MainWindow(QMainWindow):
         lines = [f"Model {model.name}, running on {model.provider}"]
         for choice in model.providers.values():
             lines.extend(choice.dropped)
-        # FIXME(models): the execution provider setting is stored but core's
-        # ClipModel always tries CUDA, DirectML, CoreML, then CPU; it needs a
-        # `providers=` argument before the preference can be applied.
         preference = self.settings.get(registry.EXECUTION_PROVIDER)
         if preference != "auto":
-            lines.append(f"Preferred: {preference} (not applied yet)")
+            lines.append(f"Preferred: {preference}")
         return "\n".join(lines)
 
     def _on_model_failed(self, folder: Path, reason: str) -> None:
