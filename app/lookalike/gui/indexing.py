@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from lookalike.core.clip import ClipModel
 from lookalike.core.indexer import IndexReport, Progress
 from lookalike.core.library import Library
+from lookalike.core.lock import LibraryBusyError
 from lookalike.core.places import Places
 from lookalike.gui.workers import track
 
@@ -30,11 +31,13 @@ PROGRESS_INTERVAL_S = 0.1
 
 class IndexWorker(QThread):
     """One indexing run. Signals: `progressed(Progress)`, at most ten a second;
-    `reported(IndexReport)` when the run ends, cancelled or not; `failed(str)`
-    when it could not run at all."""
+    `reported(IndexReport)` when the run ends, cancelled or not; `busy(str)`
+    when another process is writing to the library; `failed(str)` when it
+    could not run for any other reason."""
 
     progressed = Signal(object)
     reported = Signal(object)
+    busy = Signal(str)
     failed = Signal(str)
 
     def __init__(
@@ -71,6 +74,10 @@ class IndexWorker(QThread):
                 report = library.index(
                     self.model, progress=self._progress, cancel=self.cancel, workers=self.workers
                 )
+        except LibraryBusyError as error:
+            log.info("Not indexing: %s", error)
+            self.busy.emit(str(error))
+            return
         except Exception as error:
             log.exception("Indexing failed")
             self.failed.emit(str(error) or type(error).__name__)
@@ -100,6 +107,7 @@ class Indexing(QObject):
 
     progressed = Signal(object)  # Progress
     finished = Signal(object)  # IndexReport
+    busy = Signal(str)  # another process holds the library's writer lock
     failed = Signal(str)
     state_changed = Signal(object)  # State
 
@@ -118,6 +126,7 @@ class Indexing(QObject):
         worker = IndexWorker(self.places, model, workers, self)
         worker.progressed.connect(self.progressed)
         worker.reported.connect(self._on_reported)
+        worker.busy.connect(self.busy)
         worker.failed.connect(self._on_failed)
         worker.finished.connect(self._on_thread_finished)
         self.worker = worker

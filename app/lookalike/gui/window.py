@@ -63,11 +63,17 @@ from lookalike.gui.searching import Search
 from lookalike.gui.settings import Settings
 from lookalike.gui.setup import EmptyLibraryPage, ModelPage
 from lookalike.gui.thumbnails import Thumbnails
+from lookalike.gui.watching import FolderWatch
 from lookalike.gui.workers import Task
 
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 250
+BUSY_RETRY_MS = 60_000
+BUSY_TEXT = (
+    "Another Lookalike is updating this library (perhaps `lookalike index`); searching "
+    "still works, and new photos are added here once it has finished."
+)
 ZOOM_STEP = 32
 QUERY_IMAGES = "queries"
 
@@ -107,6 +113,15 @@ class MessageArea(QFrame):
         self.lines = [*self.lines, text][-3:]
         self.label.setText("\n".join(self.lines))
         self.show()
+
+    @Slot(str)
+    def remove(self, text: str) -> None:
+        """Take back a problem that has gone away by itself."""
+        if text not in self.lines:
+            return
+        self.lines = [line for line in self.lines if line != text]
+        self.label.setText("\n".join(self.lines))
+        self.setVisible(bool(self.lines))
 
     def dismiss(self) -> None:
         self.lines = []
@@ -159,6 +174,10 @@ class MainWindow(QMainWindow):
             self,
         )  # fmt: skip
         self.indexing = Indexing(self.places, self)
+        self.watch = FolderWatch(self)
+        self.busy_retry = QTimer(self)
+        self.busy_retry.setSingleShot(True)
+        self.busy_retry.setInterval(BUSY_RETRY_MS)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.setInterval(DEBOUNCE_MS)
@@ -250,6 +269,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.messages.posted.connect(self._on_message)
+        self.messages.withdrawn.connect(self.message_area.remove)
+        self.watch.changed.connect(self._on_folders_changed)
+        self.busy_retry.timeout.connect(self.rescan)
         self.query_bar.edited.connect(self.debounce.start)
         self.query_bar.terms_changed.connect(self._run_query)
         self.query_bar.edit.image_pasted.connect(self.paste_image)
@@ -267,6 +289,7 @@ class MainWindow(QMainWindow):
         self.indexing.progressed.connect(self._on_index_progress)
         self.indexing.finished.connect(self._on_index_finished)
         self.indexing.failed.connect(self._on_index_failed)
+        self.indexing.busy.connect(self._on_index_busy)
         self.indexing.state_changed.connect(self._on_index_state)
 
     def _restore_geometry(self) -> None:
@@ -288,6 +311,7 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self.search.refresh_listing()
+        self._watch_folders()
         if self.model_dir is not None:
             self.load_model(self.model_dir)
         elif self.library.active_model is not None:
@@ -525,6 +549,7 @@ class MainWindow(QMainWindow):
         names = ", ".join(os.path.basename(f.path) or f.path for f in added)
         self.statusBar().showMessage(f"Added {names}; looking for photos…", 5000)
         self.search.library_changed()
+        self._watch_folders()
         self._show_page()
         self.rescan()
 
@@ -538,6 +563,7 @@ class MainWindow(QMainWindow):
         self.library.remove_folder(Path(path))
         self.statusBar().showMessage(f"Removed {path} from the library", 5000)
         self.search.library_changed()
+        self._watch_folders()
         self._show_page()
         self.rescan()
 
@@ -552,7 +578,18 @@ class MainWindow(QMainWindow):
     def rescan(self) -> None:
         if self._closed or self.model is None or not self.library.folders():
             return
+        self.busy_retry.stop()
         self.indexing.start(self.model, self.settings.get(registry.INDEX_THREADS))
+
+    def _watch_folders(self) -> None:
+        self.watch.watch([Path(folder.path) for folder in self.library.folders()])
+
+    @Slot(list)
+    def _on_folders_changed(self, folders: list[Path]) -> None:
+        """Photos may have come, changed or gone: index again (after the run
+        that is going, if any)."""
+        log.info("Looking again at %s", ", ".join(map(str, folders)))
+        self.rescan()
 
     def toggle_pause(self) -> None:
         if self.indexing.state is State.PAUSED:
@@ -574,6 +611,11 @@ class MainWindow(QMainWindow):
     def _on_index_finished(self, report: IndexReport) -> None:
         if self._closed:
             return
+        self.messages.forget("busy")
+        missing = {str(folder) for folder in report.missing_folders}
+        for known in self.library.folders():
+            if known.path not in missing:  # back, if it was gone: say no more about it
+                self.messages.forget(f"missing:{known.path}")
         for folder in report.missing_folders:
             self.messages.problem(
                 f"The folder {folder} cannot be found. Its photos stay searchable; "
@@ -599,6 +641,15 @@ class MainWindow(QMainWindow):
             f"Indexing could not go on: {reason}. Library ▸ Rescan tries again; "
             "the log has the details."
         )
+
+    @Slot(str)
+    def _on_index_busy(self, reason: str) -> None:
+        """Another process holds the library's writer lock: say so once, and
+        try again on the next change in the folders or after a while."""
+        self.messages.problem(BUSY_TEXT, key="busy")
+        self.index_label.setText("Waiting for the other Lookalike")
+        if not self._closed:
+            self.busy_retry.start()
 
     @Slot(object)
     def _on_index_state(self, state: State) -> None:
@@ -665,6 +716,8 @@ class MainWindow(QMainWindow):
             return
         self._closed = True
         self.debounce.stop()
+        self.busy_retry.stop()
+        self.watch.stop()
         self._after_indexing = []
         for sender in (self.indexing, self.search, self.thumbnails):
             sender.blockSignals(True)
