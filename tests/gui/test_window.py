@@ -14,8 +14,8 @@ from lookalike.core.search import TermKind
 def test_without_a_model_the_window_asks_for_one(qtbot, open_window, places, toy_model, tmp_path):
     window = open_window(places, ready=False)
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.model_page)
-    assert not window.model_page.download.isEnabled()
-    assert "model management" in window.model_page.download.toolTip()
+    assert window.model_page.download.isEnabled()
+    assert "ViT-B-32__openai" in window.model_page.download.toolTip()
 
     assert not window.model_page.offer(tmp_path)
     assert "config.json" in window.model_page.problem.text()

@@ -12,12 +12,15 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QLabel,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
 from lookalike.core.clip import ModelError, check_folder
+from lookalike.core.hub import DownloadProgress
+from lookalike.gui.downloading import describe
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +68,14 @@ def _centred(parent: QWidget, *widgets: QWidget) -> QVBoxLayout:
 
 
 class ModelPage(QWidget):
-    """Asks for a model folder. Emits `model_chosen(Path)` with a folder that
-    has every file a model needs; says plainly what is missing otherwise."""
+    """Asks for a model folder, or offers to download the default model.
+    Emits `model_chosen(Path)` with a folder that has every file a model
+    needs, and says plainly what is missing otherwise; `download_requested()`
+    and `cancel_requested()` for the download, whose progress it shows."""
 
     model_chosen = Signal(Path)
+    download_requested = Signal()
+    cancel_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,12 +85,17 @@ class ModelPage(QWidget):
         self.choose.setDefault(True)
         self.choose.clicked.connect(self.ask_for_folder)
         self.download = QPushButton("Download the default model", self)
-        self.download.setEnabled(False)
-        self.download.setToolTip("Downloading arrives with model management in a later version.")
+        self.download.clicked.connect(self.download_requested)
+        self.progress = QProgressBar(self)
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.progress_label = _text("", self)
+        self.cancel = QPushButton("Cancel download", self)
+        self.cancel.clicked.connect(self.cancel_requested)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        buttons.addWidget(self.choose)
-        buttons.addWidget(self.download)
+        for button in (self.choose, self.download, self.cancel):
+            buttons.addWidget(button)
         buttons.addStretch(1)
         holder = QWidget(self)
         holder.setLayout(buttons)
@@ -92,8 +104,32 @@ class ModelPage(QWidget):
             _title("Lookalike needs a model to see your photos", self),
             _text(MODEL_HELP, self),
             holder,
+            self.progress,
+            self.progress_label,
             self.problem,
         )
+        self.show_download(None)
+
+    def offer_download(self, name: str, megabytes: int | None) -> None:
+        size = f", about {megabytes:,} MB" if megabytes else ""
+        self.download.setToolTip(f"Download {name} from Hugging Face{size}, once")
+
+    def show_download(self, name: str | None) -> None:
+        """Show a download of `name` starting, or none going on."""
+        going = name is not None
+        self.download.setEnabled(not going)
+        self.choose.setEnabled(not going)
+        self.cancel.setVisible(going)
+        self.progress.setVisible(going)
+        self.progress_label.setVisible(going)
+        self.progress.setValue(0)
+        self.progress_label.setText(f"Downloading {name}…" if going else "")
+        if going:
+            self.problem.hide()
+
+    def show_progress(self, name: str, progress: DownloadProgress) -> None:
+        self.progress.setValue(1000 * progress.done // max(progress.total, 1))
+        self.progress_label.setText(f"Downloading {name}: {describe(progress)}")
 
     def ask_for_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a CLIP model folder")
