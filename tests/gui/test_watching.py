@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from PySide6.QtCore import Qt
 
 from lookalike.core.library import Library
 from lookalike.gui import watching
 from lookalike.gui import window as window_module
+from lookalike.gui.results import OfflineRole
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +74,37 @@ def test_another_writer_is_reported_once_and_indexing_retries(qtbot, open_window
     qtbot.waitUntil(lambda: "red-new.jpg" in names(window)[:3], timeout=5000)
     assert not window.messages.showing("busy")
     assert "Another Lookalike" not in window.message_area.label.text()
+
+
+def offline_rows(window) -> list[bool]:
+    results = window.results
+    return [bool(results.data(results.index(r, 0), OfflineRole)) for r in range(results.rowCount())]
+
+
+def test_photos_of_an_unplugged_folder_are_offline_until_it_returns(
+    qtbot, open_window, indexed, photo_folder
+):
+    window = open_window(indexed)
+    count = window.results.rowCount()
+    assert count and not any(offline_rows(window))
+
+    away = photo_folder.with_name("photos-unplugged")
+    photo_folder.rename(away)
+    qtbot.waitUntil(lambda: window.messages.showing(f"missing:{photo_folder}"), timeout=5000)
+    qtbot.waitUntil(lambda: offline_rows(window) == [True] * count, timeout=5000)
+    tooltip = window.results.data(window.results.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "(offline)" in tooltip.splitlines()[0]
+    window.grid.viewport().grab()  # paints the offline badges
+
+    qtbot.keyClicks(window.query_bar.edit, "red")
+    qtbot.waitUntil(lambda: sorted(names(window)[:2]) == ["red-0.jpg", "red-1.jpg"],
+                    timeout=5000)  # fmt: skip
+    assert offline_rows(window)[0]
+    window.open_photos([0, 1])
+    text = window.message_area.label.text()
+    assert text.count("cannot be found") == 1 and text.count("seems to be unplugged") == 1
+
+    away.rename(photo_folder)
+    qtbot.waitUntil(lambda: not window.messages.showing(f"missing:{photo_folder}"), timeout=5000)
+    qtbot.waitUntil(lambda: not any(offline_rows(window)), timeout=5000)
+    assert not window.message_area.isVisible()

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from lookalike.gui.results import OfflineRole
 from lookalike.gui.thumbnails import Thumbnails
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 MARGIN = 4
 RADIUS = 6
 DECORATION = Qt.ItemDataRole.DecorationRole
+OFFLINE_OPACITY = 0.35
 SELECTED = QStyle.StateFlag.State_Selected.value
 MOUSE_OVER = QStyle.StateFlag.State_MouseOver.value
 HAS_FOCUS = QStyle.StateFlag.State_HasFocus.value
@@ -43,7 +45,8 @@ LAYOUT_BATCH = 2000
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """Paints a cell: its thumbnail centred, or a placeholder until it is ready.
+    """Paints a cell: its thumbnail centred, or a placeholder until it is ready;
+    dimmed, with an "offline" badge, when its file cannot be reached now.
 
     `paint` runs for every visible cell on every frame, so its common path
     stays short: flags are tested as plain ints, thumbnails arrive already
@@ -63,6 +66,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         self.hover = QColor(self.highlight)
         self.hover.setAlpha(60)
         self.broken_pen = palette.color(QPalette.ColorRole.PlaceholderText)
+        self.badge_fill = palette.color(QPalette.ColorRole.Window)
+        self.badge_fill.setAlpha(220)
+        self.badge_pen = palette.color(QPalette.ColorRole.WindowText)
 
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
@@ -78,8 +84,11 @@ class ThumbnailDelegate(QStyledItemDelegate):
         cell: QRect = option.rect
         state = option.state.value
         pixmap = index.data(DECORATION)
+        offline = index.data(OfflineRole)
         if state & (SELECTED | MOUSE_OVER):
             self._backdrop(painter, cell, self.highlight if state & SELECTED else self.hover)
+        if offline:
+            painter.setOpacity(OFFLINE_OPACITY)
         if pixmap is not None and not pixmap.isNull():
             size = pixmap.deviceIndependentSize()
             x = cell.x() + (cell.width() - size.width()) / 2
@@ -87,6 +96,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawPixmap(QPointF(x, y), pixmap)
         else:
             self._placeholder(painter, cell, broken=pixmap is not None)
+        if offline:
+            painter.setOpacity(1.0)
+            self._badge(painter, cell, "offline")
         if state & HAS_FOCUS:
             self._focus(painter, cell)
 
@@ -107,6 +119,22 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(self.broken_pen)
             painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "?")
             painter.restore()
+
+    def _badge(self, painter: QPainter, cell: QRect, text: str) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        font = painter.font()
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        width, height = metrics.horizontalAdvance(text) + 10, metrics.height() + 2
+        badge = QRect(cell.x() + 2 * MARGIN, cell.bottom() - 2 * MARGIN - height, width, height)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.badge_fill)
+        painter.drawRoundedRect(badge, height / 2, height / 2)
+        painter.setPen(self.badge_pen)
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
     def _focus(self, painter: QPainter, cell: QRect) -> None:
         painter.save()

@@ -3,7 +3,9 @@
 It holds the sequences core gave it as they are (photo id and path pairs, and
 scores for a search) so that showing 100,000 photos costs no work per photo;
 each cell's thumbnail, tooltip and file name are worked out only when the grid
-asks for that cell.
+asks for that cell. That includes whether the file can be reached now (it may
+be on a drive that is not plugged in): search results arrive knowing it, and
+for the whole-library listing it is checked for the cells the grid paints.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from lookalike.gui.thumbnails import Thumbnails
 PhotoIdRole = Qt.ItemDataRole.UserRole + 1
 PathRole = Qt.ItemDataRole.UserRole + 2
 ScoreRole = Qt.ItemDataRole.UserRole + 3
+OfflineRole = Qt.ItemDataRole.UserRole + 4
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -39,19 +42,29 @@ class PhotoResults(QAbstractListModel):
         self.thumbnails = thumbnails
         self._photos: Sequence[tuple[int, str]] = ()
         self._scores: Sequence[float] | None = None
+        self._available: Sequence[bool] | None = None
+        self._checked: dict[int, bool] = {}  # row: whether its file exists, once asked
         self._count = 0
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumbnail_ready)
 
     def set_photos(
-        self, photos: Sequence[tuple[int, str]], scores: Sequence[float] | None = None
+        self,
+        photos: Sequence[tuple[int, str]],
+        scores: Sequence[float] | None = None,
+        available: Sequence[bool] | None = None,
     ) -> None:
-        """Show these photos, in this order; `scores` when they answer a search."""
+        """Show these photos, in this order; `scores` when they answer a search,
+        `available` when it is known which files can be reached now."""
         if scores is not None and len(scores) != len(photos):
             raise ValueError("there must be one score per photo")
+        if available is not None and len(available) != len(photos):
+            raise ValueError("there must be one availability per photo")
         self.beginResetModel()
         self._photos = photos
         self._scores = scores
+        self._available = available
+        self._checked = {}
         self._count = len(photos)
         if self.thumbnails is not None:
             self.thumbnails.forget_requests()
@@ -69,6 +82,15 @@ class PhotoResults(QAbstractListModel):
 
     def score(self, row: int) -> float | None:
         return None if self._scores is None else self._scores[row]
+
+    def available(self, row: int) -> bool:
+        """Whether the photo's file could be reached when last asked."""
+        if self._available is not None:
+            return self._available[row]
+        known = self._checked.get(row)
+        if known is None:
+            known = self._checked[row] = os.path.exists(self.path(row))
+        return known
 
     # QAbstractListModel
 
@@ -90,6 +112,8 @@ class PhotoResults(QAbstractListModel):
             return self.photo_id(row)
         if role == ScoreRole:
             return self.score(row)
+        if role == OfflineRole:
+            return not self.available(row)
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
@@ -107,6 +131,7 @@ class PhotoResults(QAbstractListModel):
         names[PhotoIdRole] = QByteArray(b"photoId")
         names[PathRole] = QByteArray(b"path")
         names[ScoreRole] = QByteArray(b"score")
+        names[OfflineRole] = QByteArray(b"offline")
         return names
 
     def mimeTypes(self) -> list[str]:
@@ -130,6 +155,8 @@ class PhotoResults(QAbstractListModel):
     def _tooltip(self, row: int) -> str:
         path = self.path(row)
         lines = [os.path.basename(path)]
+        if not self.available(row):
+            lines[0] += " (offline)"
         score = self.score(row)
         if score is not None:
             lines.append(f"Score {score:.3f}")

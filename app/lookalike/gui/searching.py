@@ -136,7 +136,11 @@ class Search(QObject):
                 key="search-model",
             )
             return
-        self.results.set_photos([(r.photo_id, r.path) for r in found], [r.score for r in found])
+        self.results.set_photos(
+            [(r.photo_id, r.path) for r in found],
+            [r.score for r in found],
+            [r.available for r in found],
+        )
         self.shown.emit(f"{len(found):,} best matches" if found else "Nothing indexed matches yet")
 
     @Slot(object)

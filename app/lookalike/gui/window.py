@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         self._after_indexing: list[Callable[[], None]] = []
         self._started = False
         self._closed = False
+        self._missing: set[str] = set()  # library folders the last indexing run did not find
         self._preview: Preview | None = None
         self._download: ModelDownload | None = None
         self.model_store = ModelStore(places.models)
@@ -576,12 +577,26 @@ class MainWindow(QMainWindow):
     def open_photos(self, rows: list[int]) -> None:
         for row in rows[:20]:
             path = self.results.path(row)
+            if not os.path.exists(path):
+                self._say_offline(path)
+                continue
             if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
                 self.messages.problem(
                     f"No program is set up to open {os.path.basename(path)}; "
                     "set a default image viewer in your system settings.",
                     key="open",
                 )
+
+    def _say_offline(self, path: str) -> None:
+        """Once per library folder until it is back: the drive seems unplugged."""
+        folder = os.path.dirname(path)
+        root = next((f.path for f in self.library.folders()
+                     if path.startswith(f.path.rstrip(os.sep) + os.sep)), folder)  # fmt: skip
+        self.messages.problem(
+            f"{os.path.basename(path)} cannot be opened: its folder {folder} cannot be reached "
+            "now. The drive it is on seems to be unplugged; plug it in and try again.",
+            key=f"offline:{root}",
+        )
 
     def preview_current(self) -> None:
         index = self.grid.currentIndex()
@@ -707,6 +722,8 @@ class MainWindow(QMainWindow):
         for known in self.library.folders():
             if known.path not in missing:  # back, if it was gone: say no more about it
                 self.messages.forget(f"missing:{known.path}")
+                self.messages.forget(f"offline:{known.path}")
+        drives_changed, self._missing = missing != self._missing, missing
         for folder in report.missing_folders:
             self.messages.problem(
                 f"The folder {folder} cannot be found. Its photos stay searchable; "
@@ -719,8 +736,8 @@ class MainWindow(QMainWindow):
                 8000,
             )
         changed = report.encoded + report.reused + report.moved + report.removed
-        if changed or report.scanned:
-            self.search.library_changed()
+        if changed or report.scanned or drives_changed:
+            self.search.library_changed()  # also shows which photos are offline now
         text = "Indexing stopped" if report.cancelled else "Up to date"
         if report.encoded:
             text += f" · {report.encoded:,} photos added"
