@@ -10,8 +10,10 @@ import threading
 import pytest
 from PySide6.QtCore import Qt
 
+import toy_clip
 from lookalike.core.library import Library
 from lookalike.core.model_store import ModelStore
+from lookalike.gui import window as window_module
 from lookalike.gui.downloading import default_entry
 from test_hub import fake_hub_server  # noqa: F401  (the `fake_hub` fixture)
 
@@ -122,3 +124,31 @@ def test_the_model_menu_switches_between_installed_models(qtbot, open_window, in
     qtbot.waitUntil(lambda: not window.indexing.running, timeout=10_000)
     window._fill_installed_menu()
     assert [a.text() for a in window.installed_menu.actions() if a.isChecked()] == ["toy-b"]
+
+
+def test_searches_use_the_old_model_until_the_new_one_has_indexed(qtbot, open_window, indexed,
+                                                                  toy_model, tmp_path,
+                                                                  monkeypatch):  # fmt: skip
+    monkeypatch.setattr(window_module, "BUSY_RETRY_MS", 200)
+    wide = toy_clip.build(tmp_path / "toy-wide", dim=32)
+    window = open_window(indexed, toy_model)
+    old = window.model
+    other = Library(indexed)  # holds the new model's run back until released
+    other.writer.acquire()
+    try:
+        window.use_model(wide)
+        qtbot.waitUntil(lambda: window.messages.showing("busy"), timeout=10_000)
+        assert window.model is old and window._incoming is not None
+        assert window.library.active_model == wide.resolve()
+        assert "Switching" in window.provider_label.text()
+        qtbot.keyClicks(window.query_bar.edit, "green")
+        qtbot.waitUntil(lambda: sorted(first_names(window, 2)) == ["green-0.jpg", "green-1.jpg"],
+                        timeout=5000)  # fmt: skip
+    finally:
+        other.close()
+
+    qtbot.waitUntil(lambda: window.model is not old, timeout=10_000)
+    assert window.model.folder == wide.resolve() and window._incoming is None
+    assert window.provider_label.text() == "Runs on CPU"
+    qtbot.waitUntil(lambda: sorted(first_names(window, 2)) == ["green-0.jpg", "green-1.jpg"],
+                    timeout=5000)  # fmt: skip

@@ -158,6 +158,11 @@ class Indexing(QObject):
     def running(self) -> bool:
         return self.worker is not None
 
+    @property
+    def model(self) -> ClipModel | None:
+        """The model the current run indexes with."""
+        return None if self.worker is None else self.worker.model
+
     @Slot(object)
     def _on_reported(self, report: IndexReport) -> None:
         self.finished.emit(report)

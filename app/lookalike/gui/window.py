@@ -1,8 +1,10 @@
 """The main window: query bar, thumbnail grid and status bar, wired to the core.
 
 The window appears before any model is loaded: the model loads on a thread
-once the window is shown, and indexing starts when it is ready. Everything the
-person must know goes through the one `Messages` bridge.
+once the window is shown, and indexing starts when it is ready. A model chosen
+later first indexes the library while searches go on with the one before it,
+and takes over when that run is done. Everything the person must know goes
+through the one `Messages` bridge.
 """
 
 from __future__ import annotations
@@ -139,7 +141,9 @@ class MainWindow(QMainWindow):
         self.settings = Settings.for_places(places)
         self.messages = Messages(self)
         self.library = Library(places)
-        self.model: ClipModel | None = None
+        self.model: ClipModel | None = None  # the one searches use
+        self._incoming: ClipModel | None = None  # the next one, indexing the library first
+        self._retired: list[ClipModel] = []  # to close once no run uses them
         self._model_task: Task | None = None
         self._make_active = False
         self._after_indexing: list[Callable[[], None]] = []
@@ -357,7 +361,8 @@ class MainWindow(QMainWindow):
     def _fill_installed_menu(self) -> None:
         """The models in the data folder, the one in use checked."""
         self.installed_menu.clear()
-        current = self.model.folder.resolve() if self.model is not None else None
+        chosen = self._incoming or self.model
+        current = chosen.folder.resolve() if chosen is not None else None
         installed = self.model_store.installed()
         for model in installed:
             action = self.installed_menu.addAction(model.name, partial(self.use_model, model.path))
@@ -434,23 +439,43 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_model_loaded(self, model: ClipModel) -> None:
         if self._closed:
+            model.close()
             return
-        if self.model is not None:
-            # FIXME(models): switching models waits for the running indexing
-            # batch; the old index could keep serving while the new one builds.
-            self.indexing.stop()
-            self.model.close()
         if self._make_active or self.library.active_model is None:
             self.library.use_model(model.folder)
             self._make_active = False
-        self.model = model
         self.messages.forget("model")
+        if self.model is not None and self.library.folders():
+            self._switch_after_indexing(model)
+            return
+        if self.model is not None:
+            self.model.close()
+        self._switch_to(model)
+        self._show_page()
+        self.rescan()
+
+    def _switch_after_indexing(self, model: ClipModel) -> None:
+        """Index the library with `model` while searches go on with the current
+        model; `_on_index_finished` switches over when that run is complete."""
+        assert self.model is not None
+        if self._incoming is not None:
+            self._retired.append(self._incoming)
+        self._incoming = model
+        self.provider_label.setText(f"Switching to {model.name}…")
+        self.statusBar().showMessage(
+            f"Indexing the library with {model.name}; searches use {self.model.name} "
+            "until it is done.",
+            8000,
+        )
+        self.indexing.stop(wait=False)  # a run with the old model would be wasted
+        self.rescan()
+
+    def _switch_to(self, model: ClipModel) -> None:
+        self.model = model
         self.provider_label.setText(f"Runs on {model.provider}")
         self.provider_label.setToolTip(self._provider_details(model))
         log.info("Model %s ready on %s", model.name, model.provider)
         self.search.set_model(model)
-        self._show_page()
-        self.rescan()
 
     def _provider_details(self, model: ClipModel) -> str:
         lines = [f"Model {model.name}, running on {model.provider}"]
@@ -682,10 +707,11 @@ class MainWindow(QMainWindow):
             self.remove_menu.addAction("No folders yet").setEnabled(False)
 
     def rescan(self) -> None:
-        if self._closed or self.model is None or not self.library.folders():
+        model = self._incoming or self.model
+        if self._closed or model is None or not self.library.folders():
             return
         self.busy_retry.stop()
-        self.indexing.start(self.model, self.settings.get(registry.INDEX_THREADS))
+        self.indexing.start(model, self.settings.get(registry.INDEX_THREADS))
 
     def _watch_folders(self) -> None:
         self.watch.watch([Path(folder.path) for folder in self.library.folders()])
@@ -735,13 +761,26 @@ class MainWindow(QMainWindow):
                 f"{len(report.failed)} files could not be read; `lookalike status` lists them.",
                 8000,
             )
+        incoming = self._incoming
+        switched = incoming is not None and incoming is self.indexing.model and not report.cancelled
+        if switched:
+            self._switch_over()
         changed = report.encoded + report.reused + report.moved + report.removed
-        if changed or report.scanned or drives_changed:
+        if changed or report.scanned or drives_changed or switched:
             self.search.library_changed()  # also shows which photos are offline now
         text = "Indexing stopped" if report.cancelled else "Up to date"
         if report.encoded:
             text += f" · {report.encoded:,} photos added"
         self.index_label.setText(text)
+
+    def _switch_over(self) -> None:
+        """The incoming model has indexed the whole library: searches use it now."""
+        incoming, self._incoming = self._incoming, None
+        assert incoming is not None
+        if self.model is not None:
+            self.model.close()
+        self._switch_to(incoming)
+        self.statusBar().showMessage(f"Searching with {incoming.name} now", 5000)
 
     @Slot(str)
     def _on_index_failed(self, reason: str) -> None:
@@ -762,6 +801,8 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def _on_index_state(self, state: State) -> None:
         busy = state is not State.IDLE
+        if not busy:
+            self._close_retired()
         if not busy and self._after_indexing and not self._closed:
             waiting, self._after_indexing = self._after_indexing, []
             for action in waiting:
@@ -776,6 +817,11 @@ class MainWindow(QMainWindow):
             self.index_label.setText("Looking for new photos…")
         elif state is State.PAUSED:
             self.index_label.setText(self.index_label.text().replace("Indexing", "Paused at"))
+
+    def _close_retired(self) -> None:
+        retired, self._retired = self._retired, []
+        for model in retired:
+            model.close()
 
     # Messages
 
@@ -842,8 +888,10 @@ class MainWindow(QMainWindow):
         if self._preview is not None:
             self._preview.close()
         self.library.close()
-        if self.model is not None:
-            self.model.close()
+        self._close_retired()
+        for model in (self.model, self._incoming):
+            if model is not None:
+                model.close()
         log.info("Window closed; all work stopped")
 
     def about(self) -> None:
