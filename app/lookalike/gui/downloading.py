@@ -70,11 +70,10 @@ def explain(entry: CatalogEntry, error: Exception) -> str:
             f"{entry.name} cannot be downloaded: offline mode is on (HF_HUB_OFFLINE). "
             "Turn it off and try again, or choose a model folder you already have."
         )
-    if isinstance(error, ModelError):
+    if isinstance(error, ModelError):  # its message says what went wrong and often what to do
         return (
-            f"{entry.name} could not be downloaded: {error}. Check the internet "
-            "connection and try again (it carries on where it stopped), or choose a "
-            "model folder you already have."
+            f"{entry.name} could not be downloaded: {error}. Downloading again carries on "
+            "where it stopped; or choose a model folder you already have."
         )
     return (
         f"{entry.name} could not be downloaded: {error or type(error).__name__}. "

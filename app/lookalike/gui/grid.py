@@ -15,6 +15,7 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QPointF,
     QRect,
+    QRectF,
     QSize,
     Qt,
     Signal,
@@ -94,11 +95,14 @@ class ThumbnailDelegate(QStyledItemDelegate):
             x = cell.x() + (cell.width() - size.width()) / 2
             y = cell.y() + (cell.height() - size.height()) / 2
             painter.drawPixmap(QPointF(x, y), pixmap)
+            if offline:
+                painter.setOpacity(1.0)
+                self._badge(painter, QRectF(x, y, size.width(), size.height()), "offline")
         else:
-            self._placeholder(painter, cell, broken=pixmap is not None)
-        if offline:
-            painter.setOpacity(1.0)
-            self._badge(painter, cell, "offline")
+            inner = self._placeholder(painter, cell, broken=pixmap is not None)
+            if offline:
+                painter.setOpacity(1.0)
+                self._badge(painter, QRectF(inner), "offline")
         if state & HAS_FOCUS:
             self._focus(painter, cell)
 
@@ -110,7 +114,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(cell.adjusted(1, 1, -1, -1), RADIUS, RADIUS)
         painter.restore()
 
-    def _placeholder(self, painter: QPainter, cell: QRect, broken: bool) -> None:
+    def _placeholder(self, painter: QPainter, cell: QRect, broken: bool) -> QRect:
         inset_x, inset_y = MARGIN + cell.width() // 10, MARGIN + cell.height() // 6
         inner = cell.adjusted(inset_x, inset_y, -inset_x, -inset_y)
         painter.fillRect(inner, self.shade)
@@ -119,8 +123,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setPen(self.broken_pen)
             painter.drawText(inner, Qt.AlignmentFlag.AlignCenter, "?")
             painter.restore()
+        return inner
 
-    def _badge(self, painter: QPainter, cell: QRect, text: str) -> None:
+    def _badge(self, painter: QPainter, picture: QRectF, text: str) -> None:
+        """A small label on the picture's lower left corner."""
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         font = painter.font()
@@ -128,7 +134,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         width, height = metrics.horizontalAdvance(text) + 10, metrics.height() + 2
-        badge = QRect(cell.x() + 2 * MARGIN, cell.bottom() - 2 * MARGIN - height, width, height)
+        badge = QRectF(picture.left() + MARGIN, picture.bottom() - MARGIN - height, width, height)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self.badge_fill)
         painter.drawRoundedRect(badge, height / 2, height / 2)
