@@ -254,11 +254,7 @@ def test_a_damaged_or_missing_vector_index_is_rebuilt(cli, toy_model, library):
 
     index_file.unlink()
     assert cli("search", "blue", "--json", "--limit", "3").out == expected
-    assert not index_file.exists()  # searching only reads; the next index run saves
-
-    assert cli("index").code == 0
-    assert index_file.exists()
-    assert cli("search", "blue", "--json", "--limit", "3").out == expected
+    assert index_file.exists()  # rebuilt once, and saved while nobody else writes
 
 
 def test_bad_queries_get_clear_messages(cli, toy_model, library, tmp_path):

@@ -12,7 +12,7 @@ from lookalike.core.catalogue import Catalogue, Counts, Failure, Folder
 from lookalike.core.clip import ClipModel, ModelError
 from lookalike.core.imaging import ThumbnailCache
 from lookalike.core.indexer import Indexer, IndexReport, ProgressCallback
-from lookalike.core.lock import WriterLock
+from lookalike.core.lock import LibraryBusyError, WriterLock
 from lookalike.core.places import Places
 from lookalike.core.search import Query, Result, Searcher
 from lookalike.core.vectors import VectorIndex
@@ -101,16 +101,30 @@ class Library:
         return model
 
     def vectors(self, model: ClipModel) -> VectorIndex:
-        """The model's vector index, reconciled with the catalogue in memory.
-        Only an indexing run, which holds the writer lock, saves it."""
+        """The model's vector index, reconciled with the catalogue.
+
+        What reconciling repaired is saved when no other process is writing
+        the library, so a damaged or missing index is rebuilt only once.
+        """
         key = model.key
         if key not in self._vectors:
             model_id = self.catalogue.model_id(key, model.dim)
             index = VectorIndex(self.places.indexes / f"{key}.usearch", model.dim)
             wanted = self.catalogue.embedding_ids(model_id)
             index.reconcile(wanted, lambda ids: self.catalogue.embeddings(model_id, ids))
+            if index.dirty and not self.writer.held:
+                self._save_unless_busy(index)
             self._vectors[key] = index
         return self._vectors[key]
+
+    def _save_unless_busy(self, index: VectorIndex) -> None:
+        try:
+            with self.writer:
+                index.save()
+        except LibraryBusyError:
+            log.info("Not saving the repaired index: another process is updating the library")
+        except OSError as error:
+            log.warning("Cannot save the repaired index %s: %s", index.path, error)
 
     # Work
 
