@@ -77,7 +77,7 @@ def test_a_cancelled_download_leaves_no_model(qtbot, open_window, library_withou
     assert window.model_page.cancel.isVisible() and window.model_page.progress.isVisible()
     qtbot.mouseClick(window.model_page.cancel, Qt.MouseButton.LeftButton)
     gate.release.set()
-    qtbot.waitUntil(lambda: window._download is None, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.downloads.running, timeout=10_000)
 
     assert "cancelled" in window.statusBar().currentMessage()
     store = ModelStore(library_without_model.models)
@@ -97,7 +97,7 @@ def test_an_unreachable_hub_is_explained(qtbot, open_window, places, monkeypatch
     qtbot.waitUntil(lambda: window.pages.currentWidget() is window.model_page)
 
     qtbot.mouseClick(window.model_page.download, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: window._download is None, timeout=20_000)
+    qtbot.waitUntil(lambda: not window.downloads.running, timeout=20_000)
 
     text = window.model_page.problem.text()
     assert "could not be downloaded" in text and "network connection" in text

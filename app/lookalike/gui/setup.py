@@ -19,8 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 from lookalike.core.clip import ModelError, check_folder
-from lookalike.core.hub import DownloadProgress
-from lookalike.gui.downloading import describe
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +125,9 @@ class ModelPage(QWidget):
         if going:
             self.problem.hide()
 
-    def show_progress(self, name: str, progress: DownloadProgress) -> None:
-        self.progress.setValue(1000 * progress.done // max(progress.total, 1))
-        self.progress_label.setText(f"Downloading {name}: {describe(progress)}")
+    def show_progress(self, text: str, fraction: float) -> None:
+        self.progress.setValue(round(1000 * fraction))
+        self.progress_label.setText(text)
 
     def ask_for_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a CLIP model folder")

@@ -47,7 +47,6 @@ from PySide6.QtWidgets import (
 
 from lookalike import APP_NAME, __version__
 from lookalike.core.clip import ClipModel, provider_order
-from lookalike.core.hub import DownloadProgress
 from lookalike.core.imaging import content_hash
 from lookalike.core.indexer import IndexReport, Progress
 from lookalike.core.library import Library
@@ -56,7 +55,7 @@ from lookalike.core.places import Places
 from lookalike.core.scanner import is_photo_name
 from lookalike.core.search import TermKind
 from lookalike.gui import settings as registry
-from lookalike.gui.downloading import ModelDownload, default_entry, describe
+from lookalike.gui.downloading import Downloads
 from lookalike.gui.grid import PhotoGrid
 from lookalike.gui.icons import app_icon
 from lookalike.gui.indexing import Indexing, State
@@ -151,9 +150,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._missing: set[str] = set()  # library folders the last indexing run did not find
         self._preview: Preview | None = None
-        self._download: ModelDownload | None = None
         self.model_store = ModelStore(places.models)
-        self.default_model = default_entry()
 
         self.setWindowTitle(APP_NAME)
         self.setWindowIcon(app_icon())
@@ -175,6 +172,7 @@ class MainWindow(QMainWindow):
         self.query_bar = QueryBar(self)
         self.message_area = MessageArea(self)
         self.model_page = ModelPage(self)
+        self.downloads = Downloads(self.model_store, self.model_page, self.messages, self)
         self.empty_page = EmptyLibraryPage(self)
         self.pages = QStackedWidget(self)
         for page in (self.grid, self.model_page, self.empty_page):
@@ -257,7 +255,7 @@ class MainWindow(QMainWindow):
         self.installed_menu.aboutToShow.connect(self._fill_installed_menu)
         self._action(model, "&Choose model folder…", self.model_page.ask_for_folder)
         self.download_action = self._action(model, "&Download the default model",
-                                            self.toggle_download)  # fmt: skip
+                                            self.downloads.toggle)  # fmt: skip
 
         help_menu = menus.addMenu("&Help")
         self._action(help_menu, f"&About {APP_NAME}", self.about)
@@ -300,10 +298,9 @@ class MainWindow(QMainWindow):
         self.size_slider.valueChanged.connect(self.set_thumbnail_size)
         self.pause_button.clicked.connect(self.toggle_pause)
         self.model_page.model_chosen.connect(self.use_model)
-        self.model_page.download_requested.connect(self.download_default_model)
-        self.model_page.cancel_requested.connect(self.cancel_download)
-        self.model_page.offer_download(self.default_model.name,
-                                       self.default_model.approx_download_mb)  # fmt: skip
+        self.downloads.installed.connect(self.use_model)
+        self.downloads.status.connect(self._on_status)
+        self.downloads.running_changed.connect(self._on_download_running)
         self.empty_page.add_folder.connect(self.ask_for_folder)
         self.indexing.progressed.connect(self._on_index_progress)
         self.indexing.finished.connect(self._on_index_finished)
@@ -371,70 +368,17 @@ class MainWindow(QMainWindow):
         if not installed:
             self.installed_menu.addAction("None installed yet").setEnabled(False)
 
-    # Downloading a model
+    @Slot(bool)
+    def _on_download_running(self, running: bool) -> None:
+        self.download_action.setText("Cancel the model &download" if running else
+                                     "&Download the default model")  # fmt: skip
 
-    def toggle_download(self) -> None:
-        if self._download is None:
-            self.download_default_model()
+    @Slot(str, int)
+    def _on_status(self, text: str, milliseconds: int) -> None:
+        if text:
+            self.statusBar().showMessage(text, milliseconds)
         else:
-            self.cancel_download()
-
-    @Slot()
-    def download_default_model(self) -> None:
-        """Fetch the catalogue's default model into the data folder, then use it."""
-        if self._download is not None or self._closed:
-            return
-        entry = self.default_model
-        download = ModelDownload(self.model_store, entry, self)
-        download.progressed.connect(self._on_download_progress)
-        download.installed.connect(self._on_model_downloaded)
-        download.cancelled.connect(self._on_download_cancelled)
-        download.failed.connect(self._on_download_failed)
-        download.finished.connect(self._on_download_ended)
-        self._download = download
-        self.messages.forget("download")
-        self.model_page.show_download(entry.name)
-        self.download_action.setText("Cancel the model &download")
-        self.statusBar().showMessage(f"Downloading {entry.name}…")
-        log.info("Downloading %s from %s", entry.name, entry.repo)
-        download.start()
-
-    @Slot()
-    def cancel_download(self) -> None:
-        if self._download is not None:
-            self._download.stop()
-            self.model_page.progress_label.setText("Stopping the download…")
-
-    @Slot(object)
-    def _on_download_progress(self, progress: DownloadProgress) -> None:
-        name = self.default_model.name
-        self.model_page.show_progress(name, progress)
-        self.statusBar().showMessage(f"Downloading {name}: {describe(progress)}")
-
-    @Slot(Path)
-    def _on_model_downloaded(self, folder: Path) -> None:
-        self.statusBar().showMessage(f"{folder.name} is installed; loading it…", 5000)
-        self.use_model(folder)
-
-    @Slot()
-    def _on_download_cancelled(self) -> None:
-        self.statusBar().showMessage(
-            "Download cancelled. Downloading again carries on where it stopped.", 8000
-        )
-
-    @Slot(str)
-    def _on_download_failed(self, text: str) -> None:
-        self.statusBar().clearMessage()
-        self.messages.problem(text, key="download")
-        self.model_page.show_problem(text)
-
-    @Slot()
-    def _on_download_ended(self) -> None:
-        download, self._download = self._download, None
-        if download is not None:
-            download.deleteLater()
-        self.download_action.setText("&Download the default model")
-        self.model_page.show_download(None)
+            self.statusBar().clearMessage()
 
     @Slot(object)
     def _on_model_loaded(self, model: ClipModel) -> None:
@@ -881,10 +825,7 @@ class MainWindow(QMainWindow):
         if self._model_task is not None:
             self._model_task.blockSignals(True)
             self._model_task.wait()
-        if self._download is not None:
-            self._download.blockSignals(True)
-            self._download.stop()
-            self._download.wait()
+        self.downloads.close()
         if self._preview is not None:
             self._preview.close()
         self.library.close()
