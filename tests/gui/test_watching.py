@@ -101,6 +101,9 @@ def test_photos_of_an_unplugged_folder_are_offline_until_it_returns(
                     timeout=5000)  # fmt: skip
     assert offline_rows(window)[0]
     window.open_photos([0, 1])
+    window.grid.setCurrentIndex(window.results.index(0, 0))
+    window.preview_current()
+    assert window._preview is None
     text = window.message_area.label.text()
     assert text.count("cannot be found") == 1 and text.count("seems to be unplugged") == 1
 

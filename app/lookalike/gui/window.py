@@ -546,8 +546,7 @@ class MainWindow(QMainWindow):
     def open_photos(self, rows: list[int]) -> None:
         for row in rows[:20]:
             path = self.results.path(row)
-            if not os.path.exists(path):
-                self._say_offline(path)
+            if not self._reachable(path):
                 continue
             if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
                 self.messages.problem(
@@ -556,13 +555,20 @@ class MainWindow(QMainWindow):
                     key="open",
                 )
 
+    def _reachable(self, path: str) -> bool:
+        """Whether the photo's file is there; if not, say why it cannot be used."""
+        if os.path.exists(path):
+            return True
+        self._say_offline(path)
+        return False
+
     def _say_offline(self, path: str) -> None:
         """Once per library folder until it is back: the drive seems unplugged."""
         folder = os.path.dirname(path)
         root = next((f.path for f in self.library.folders()
                      if path.startswith(f.path.rstrip(os.sep) + os.sep)), folder)  # fmt: skip
         self.messages.problem(
-            f"{os.path.basename(path)} cannot be opened: its folder {folder} cannot be reached "
+            f"{os.path.basename(path)} is not available: its folder {folder} cannot be reached "
             "now. The drive it is on seems to be unplugged; plug it in and try again.",
             key=f"offline:{root}",
         )
@@ -571,9 +577,12 @@ class MainWindow(QMainWindow):
         index = self.grid.currentIndex()
         if not index.isValid():
             return
+        path = self.results.path(index.row())
+        if not self._reachable(path):
+            return
         if self._preview is None:
             self._preview = Preview(self)
-        self._preview.show_photo(self.results.path(index.row()))
+        self._preview.show_photo(path)
 
     def _context_menu(self, position: QPoint) -> None:
         index = self.grid.indexAt(position)
@@ -595,7 +604,10 @@ class MainWindow(QMainWindow):
         menu.deleteLater()
 
     def show_in_folder(self, row: int) -> None:
-        folder = os.path.dirname(self.results.path(row))
+        path = self.results.path(row)
+        if not self._reachable(path):
+            return
+        folder = os.path.dirname(path)
         if not QDesktopServices.openUrl(QUrl.fromLocalFile(folder)):
             self.messages.problem(f"No file manager could show {folder}.", key="show-folder")
 
@@ -604,6 +616,8 @@ class MainWindow(QMainWindow):
 
     def copy_image(self, row: int) -> None:
         path = self.results.path(row)
+        if not self._reachable(path):
+            return
         image = QImage(path)
         if image.isNull():
             self.messages.problem(f"{path} cannot be read to copy it.", key=f"copy:{path}")
