@@ -17,6 +17,7 @@ from lookalike.gui.results import OfflineRole
 @pytest.fixture(autouse=True)
 def quick_watching(monkeypatch):
     monkeypatch.setattr(watching, "DEBOUNCE_S", 0.1)
+    monkeypatch.setattr(watching, "POLL_S", 0.4)  # where live watching is impossible
     monkeypatch.setattr(watching, "OFFLINE_POLL_S", 0.2)
 
 

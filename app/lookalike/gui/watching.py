@@ -19,7 +19,8 @@ from lookalike.core.watcher import LibraryWatcher
 log = logging.getLogger(__name__)
 
 DEBOUNCE_S = 2.0
-OFFLINE_POLL_S = 30.0
+POLL_S = 600.0  # folders that cannot be watched live (the system's watch limit)
+OFFLINE_POLL_S = 30.0  # folders on drives that are not plugged in
 
 
 class FolderWatch(QObject):
@@ -42,7 +43,7 @@ class FolderWatch(QObject):
             return
         if self._watcher is None:
             self._watcher = LibraryWatcher(
-                self._on_change, debounce_s=DEBOUNCE_S, offline_poll_s=OFFLINE_POLL_S
+                self._on_change, debounce_s=DEBOUNCE_S, poll_s=POLL_S, offline_poll_s=OFFLINE_POLL_S
             )
             self._watcher.start(folders)
         else:
