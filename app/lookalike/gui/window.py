@@ -389,11 +389,17 @@ class MainWindow(QMainWindow):
             self.library.use_model(model.folder)
             self._make_active = False
         self.messages.forget("model")
+        if self._incoming is not None:  # chosen before, but this one was chosen since
+            self._retired.append(self._incoming)
+            self._incoming = None
         if self.model is not None and self.library.folders():
             self._switch_after_indexing(model)
             return
-        if self.model is not None:
-            self.model.close()
+        if self.model is not None:  # nothing to index: switch now
+            self._retired.append(self.model)
+            self.indexing.stop(wait=False)
+            if not self.indexing.running:
+                self._close_retired()
         self._switch_to(model)
         self._show_page()
         self.rescan()
@@ -402,8 +408,6 @@ class MainWindow(QMainWindow):
         """Index the library with `model` while searches go on with the current
         model; `_on_index_finished` switches over when that run is complete."""
         assert self.model is not None
-        if self._incoming is not None:
-            self._retired.append(self._incoming)
         self._incoming = model
         self.provider_label.setText(f"Switching to {model.name}…")
         self.statusBar().showMessage(
