@@ -4,6 +4,7 @@ that come and go, and another Lookalike writing to the same library."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 from PySide6.QtCore import Qt
@@ -37,6 +38,10 @@ def test_a_photo_added_to_a_watched_folder_appears(qtbot, open_window, indexed, 
     qtbot.waitUntil(lambda: not window.indexing.running, timeout=5000)
     with Library(indexed) as library:
         assert library.status(None).counts.photos == len(os.listdir(photo_folder))
+
+    window.close()
+    assert not window.watch.running
+    assert not [t.name for t in threading.enumerate() if t.name == "library-poll"]
 
 
 def test_a_folder_added_later_is_watched_too(qtbot, open_window, indexed, tmp_path,
