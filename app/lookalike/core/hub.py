@@ -31,7 +31,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2
-import onnx
 from huggingface_hub import (
     constants,
     get_hf_file_metadata,
@@ -113,6 +112,8 @@ def offline_mode() -> bool:
 
 def external_data_files(model_path: Path) -> list[str]:
     """The files an ONNX model keeps some of its weights in, relative to its folder."""
+    import onnx  # costs a second or more to import: only when a model is checked
+
     try:
         model = onnx.load(str(model_path), load_external_data=False)
     except Exception as error:
