@@ -122,3 +122,25 @@ def test_index_watch_picks_up_new_photos_until_interrupted(tmp_path, toy_model):
             assert run.wait(timeout=30) == 0
         finally:
             run.kill()
+
+
+def test_the_progress_bar_draws_on_a_terminal_only(tmp_path):
+    import io
+
+    from lookalike.cli import ProgressBar, photo_counts
+    from lookalike.core.indexer import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen, pipe = Terminal(), io.StringIO()
+    for stream in (screen, pipe):
+        bar = ProgressBar(stream, photo_counts, interval=0)
+        for done in (1, 2):
+            bar.update(Progress(done, 4, 3.5, str(tmp_path / f"IMG_{done}.jpg"), 0))
+        bar.finish()
+    assert pipe.getvalue() == ""
+    last = screen.getvalue().split("\r")[-1]
+    assert last.startswith(" 50% [############............] 2/4   3.5/s IMG_2.jpg")
+    assert screen.getvalue().endswith("\n")

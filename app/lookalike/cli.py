@@ -14,7 +14,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -216,7 +216,7 @@ def cmd_index(library: Library, args: argparse.Namespace) -> int:
 def _index_once(
     library: Library, model: ClipModel, cancel: threading.Event, workers: int | None
 ) -> IndexReport:
-    bar = ProgressBar(sys.stderr)
+    bar = ProgressBar(sys.stderr, photo_counts)
     try:
         report = library.index(model, progress=bar.update, cancel=cancel, workers=workers)
     finally:
@@ -400,7 +400,7 @@ def _models_download(library: Library, store: ModelStore, args: argparse.Namespa
     size = f" (about {entry.approx_download_mb} MB)" if entry.approx_download_mb else ""
     print(f"Downloading {entry.repo}{size}", file=sys.stderr)
     cancel = threading.Event()
-    bar = DownloadBar(sys.stderr)
+    bar = ProgressBar(sys.stderr, byte_counts)
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
     try:
         folder = store.download(entry, bar.update, cancel, replace=args.force)
@@ -461,59 +461,28 @@ def _megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
-class DownloadBar:
-    """A one-line download progress bar on a terminal, nothing elsewhere."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
-        self.drawn = False
-
-    def update(self, progress: DownloadProgress) -> None:
-        if not self.enabled:
-            return
-        share = progress.done / progress.total if progress.total else 0.0
-        filled = int(share * 24)
-        line = (
-            f"\r{share:4.0%} [{'#' * filled}{'.' * (24 - filled)}] "
-            f"{progress.done / 1e6:.1f}/{progress.total / 1e6:.1f} MB "
-            f"{progress.rate / 1e6:5.1f} MB/s {os.path.basename(progress.current)}"
-        )
-        columns = shutil.get_terminal_size((80, 20)).columns
-        self.stream.write(line[: columns - 1].ljust(columns - 1))
-        self.stream.flush()
-        self.drawn = True
-
-    def finish(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
-
-
 class ProgressBar:
-    """A one-line progress bar, drawn only when the stream is a terminal."""
+    """A one-line progress bar, drawn only when the stream is a terminal, for
+    anything that counts `done` of `total` and names its `current` item."""
 
-    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
+    def __init__(self, stream: TextIO, counts: Callable[[Any], str], interval: float = 0.1) -> None:
         self.stream = stream
+        self.counts = counts
         self.enabled = stream.isatty()
         self.interval = interval
         self.last = 0.0
         self.drawn = False
 
-    def update(self, progress: Progress) -> None:
+    def update(self, progress: Progress | DownloadProgress) -> None:
         now = time.monotonic()
         if not self.enabled or (now - self.last < self.interval and progress.done < progress.total):
             return
         self.last = now
         columns = shutil.get_terminal_size((80, 20)).columns
         share = progress.done / progress.total if progress.total else 1.0
-        width = 24
-        filled = int(share * width)
-        head = (
-            f"\r{share:4.0%} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{progress.done}/{progress.total} {progress.rate:5.1f}/s "
-        )
+        filled = int(share * BAR_WIDTH)
+        head = f"\r{share:4.0%} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+        head += self.counts(progress) + " "
         name = os.path.basename(progress.current)
         room = max(columns - len(head) - 1, 0)
         self.stream.write(head + name[:room].ljust(room))
@@ -524,3 +493,17 @@ class ProgressBar:
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
+            self.drawn = False
+
+
+BAR_WIDTH = 24
+
+
+def photo_counts(progress: Progress) -> str:
+    return f"{progress.done}/{progress.total} {progress.rate:5.1f}/s"
+
+
+def byte_counts(progress: DownloadProgress) -> str:
+    return (
+        f"{progress.done / 1e6:.1f}/{progress.total / 1e6:.1f} MB {progress.rate / 1e6:5.1f} MB/s"
+    )
