@@ -194,6 +194,7 @@ def write_bad_files(root: Path) -> dict[str, str]:
     (root / "notes.jpg").write_text("shopping list: eggs, milk\n")
     (root / "bomb.png").write_bytes(png_header_claiming(60_000, 60_000))
     os.mkfifo(root / "pipe.jpg")
+    os.symlink("/dev/null", root / "device.jpg")
     os.symlink("loop.jpg", root / "loop.jpg")
     os.symlink(root, root / "folder.jpg" / "back-to-top")  # a folder loop: must not recurse
     return {
@@ -202,6 +203,7 @@ def write_bad_files(root: Path) -> dict[str, str]:
         "notes.jpg": "not an image",
         "bomb.png": "too large",
         "pipe.jpg": "not a regular file",
+        "device.jpg": "not a regular file",
         "loop.jpg": "loops back",
     }
 

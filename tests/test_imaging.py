@@ -199,3 +199,12 @@ def test_input_spec_from_config_validates():
         InputSpec.from_config({"interpolation": "magic"})
     with pytest.raises(ValueError, match="three non-zero"):
         InputSpec.from_config({"std": [0, 1, 1]})
+
+
+def test_a_huge_panorama_is_decoded_small(tmp_path):
+    path = tmp_path / "panorama.jpg"
+    Image.fromarray(photo_pixels("blue", (16000, 1200))).save(path, quality=80)
+    decoded = decode(read_photo_file(path), SPEC)
+    assert (decoded.width, decoded.height) == (16000, 1200)
+    assert decoded.pixels.shape == (3, 224, 224)
+    assert Image.open(io.BytesIO(decoded.thumbnail)).size == (320, 24)
