@@ -208,3 +208,11 @@ def test_a_huge_panorama_is_decoded_small(tmp_path):
     assert (decoded.width, decoded.height) == (16000, 1200)
     assert decoded.pixels.shape == (3, 224, 224)
     assert Image.open(io.BytesIO(decoded.thumbnail)).size == (320, 24)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its mode")
+def test_an_unreadable_file_says_permission_denied(tmp_path):
+    path = make_photo(tmp_path / "private.jpg", "red")
+    path.chmod(0)
+    with pytest.raises(PhotoError, match="permission denied"):
+        read_photo_file(path)
