@@ -149,3 +149,21 @@ def test_the_active_model_is_kept_in_the_library(qtbot, open_window, places, toy
     window.close()
     with Library(places) as library:
         assert library.active_model == toy_model.resolve()
+
+
+def test_the_preview_says_when_the_photo_was_taken(qtbot, open_window, places, tmp_path, toy_model):
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2019:07:14 18:30:05"
+    folder = tmp_path / "dated"
+    folder.mkdir()
+    Image.new("RGB", (96, 72), (200, 30, 30)).save(folder / "dated.jpg", exif=exif)
+    with Library(places) as library:
+        library.add_folders([folder])
+        library.index(library.load_model(toy_model), workers=1)
+
+    window = open_window(places)
+    window.focus_grid()
+    qtbot.keyClick(window.grid, Qt.Key.Key_Space)
+    assert "taken 2019-07-14 18:30" in window._preview.caption.text()

@@ -247,6 +247,13 @@ class Catalogue:
         ).fetchone()
         return None if row is None else _photo(row)
 
+    def taken_at(self, path: str) -> str | None:
+        """When the photo at `path` was taken, from its EXIF, if known."""
+        row = self.db.execute(
+            "SELECT taken_at FROM photos WHERE path = ?", (encode_path(path),)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def add_photo(self, folder_id: int, path: str, size: int, mtime_ns: int) -> int:
         cursor = self.db.execute(
             "INSERT INTO photos(folder_id, path, size, mtime_ns) VALUES (?, ?, ?, ?)",

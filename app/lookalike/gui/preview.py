@@ -38,7 +38,9 @@ class Preview(QDialog):
         layout.addWidget(self.picture, 1)
         layout.addWidget(self.caption)
 
-    def show_photo(self, path: str) -> None:
+    def show_photo(self, path: str, taken_at: str | None = None) -> None:
+        """Show the photo with its name, when it was taken (from EXIF, given as
+        ISO 8601, else the file's time), its file size and its pixel size."""
         name = os.path.basename(path)
         self.setWindowTitle(name)
         box = self._room()
@@ -57,7 +59,7 @@ class Preview(QDialog):
             pixmap.setDevicePixelRatio(ratio)
             self.picture.setPixmap(pixmap)
             self.resize(pixmap.deviceIndependentSize().toSize() + QSize(24, 64))
-        self.caption.setText(self._caption(path, name, size))
+        self.caption.setText(self._caption(path, name, size, taken_at))
         self.show()
         self.raise_()
         self.activateWindow()
@@ -70,16 +72,18 @@ class Preview(QDialog):
         available = screen.availableGeometry().size()
         return QSize(int(available.width() * 0.8), int(available.height() * 0.8) - 60)
 
-    def _caption(self, path: str, name: str, pixels: QSize) -> str:
+    def _caption(self, path: str, name: str, pixels: QSize, taken_at: str | None) -> str:
         parts = [name]
         try:
             info = Path(path).stat()
         except OSError:
             parts.append("the file is missing")
         else:
-            # FIXME(preview): the catalogue knows when a photo was taken, but
-            # core's Photo does not carry taken_at yet; the file time stands in.
-            parts.append(datetime.fromtimestamp(info.st_mtime).strftime("%Y-%m-%d %H:%M"))
+            if taken_at:
+                when = datetime.fromisoformat(taken_at).strftime("taken %Y-%m-%d %H:%M")
+            else:
+                when = datetime.fromtimestamp(info.st_mtime).strftime("%Y-%m-%d %H:%M")
+            parts.append(when)
             parts.append(describe_size(info.st_size))
         if pixels.isValid():
             parts.append(f"{pixels.width()} × {pixels.height()}")

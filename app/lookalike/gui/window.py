@@ -586,7 +586,7 @@ class MainWindow(QMainWindow):
             return
         if self._preview is None:
             self._preview = Preview(self)
-        self._preview.show_photo(path)
+        self._preview.show_photo(path, self.library.catalogue.taken_at(path))
 
     def _context_menu(self, position: QPoint) -> None:
         index = self.grid.indexAt(position)
