@@ -27,30 +27,31 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
-
-import httpx2
-from huggingface_hub import (
-    constants,
-    get_hf_file_metadata,
-    get_session,
-    hf_hub_url,
-    hf_raise_for_status,
-)
-from huggingface_hub.errors import (
-    EntryNotFoundError,
-    GatedRepoError,
-    HfHubHTTPError,
-    RepositoryNotFoundError,
-    RevisionNotFoundError,
-)
-from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
 from lookalike import __version__
 from lookalike.core.clip import ModelError
 
 log = logging.getLogger(__name__)
+
+
+def _hf() -> Any:
+    """huggingface_hub, imported on first use: with httpx2 it takes a good part
+    of a second, which starting the window or the command line should not pay."""
+    import huggingface_hub
+    import huggingface_hub.errors
+    import huggingface_hub.utils
+
+    return huggingface_hub
+
+
+def _httpx() -> ModuleType:
+    import httpx2
+
+    return httpx2
+
 
 STATE_FILE = ".download.json"
 PART_SUFFIX = ".part"
@@ -100,14 +101,14 @@ def hub_endpoint(endpoint: str | None = None) -> str:
 
     huggingface_hub reads HF_ENDPOINT once, when it is imported; reading it again
     here lets a mirror be chosen after that (by a setting, or by a test)."""
-    chosen = endpoint or os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    chosen = endpoint or os.environ.get("HF_ENDPOINT") or _hf().constants.ENDPOINT
     return chosen.rstrip("/")
 
 
 def offline_mode() -> bool:
     """Whether HF_HUB_OFFLINE (now, or when huggingface_hub was imported) forbids the network."""
     now = os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in _TRUE
-    return now or bool(constants.HF_HUB_OFFLINE)
+    return now or bool(_hf().constants.HF_HUB_OFFLINE)
 
 
 def external_data_files(model_path: Path) -> list[str]:
@@ -177,7 +178,7 @@ class HubDownload:
         self.retry_wait = retry_wait
         self.chunk_size = chunk_size
         self.commit: str | None = None
-        self._headers = build_hf_headers(
+        self._headers = _hf().utils.build_hf_headers(
             token=token, library_name="lookalike", library_version=__version__
         )
         self._headers["Accept-Encoding"] = "identity"
@@ -221,25 +222,25 @@ class HubDownload:
         """HEAD each file at the pinned commit (the first call pins it)."""
         found = []
         for path in paths:
-            url = hf_hub_url(
+            url = _hf().hf_hub_url(
                 self.repo_id, path, revision=self.commit or self.revision, endpoint=self.endpoint
             )
             try:
-                metadata = get_hf_file_metadata(
+                metadata = _hf().get_hf_file_metadata(
                     url, token=self.token, timeout=self.timeout, headers=dict(self._headers),
                     endpoint=self.endpoint,
                 )  # fmt: skip
-            except (RepositoryNotFoundError, GatedRepoError) as error:
+            except (_hf().errors.RepositoryNotFoundError, _hf().errors.GatedRepoError) as error:
                 raise DownloadError(
                     f"{self.repo_id} is not on the Hub at {self.endpoint}, or it is private"
                 ) from error
-            except RevisionNotFoundError as error:
+            except _hf().errors.RevisionNotFoundError as error:
                 raise DownloadError(f"{self.repo_id} has no revision {self.revision}") from error
-            except EntryNotFoundError as error:
+            except _hf().errors.EntryNotFoundError as error:
                 raise DownloadError(f"{self.repo_id} has no file {path}") from error
-            except HfHubHTTPError as error:
+            except _hf().errors.HfHubHTTPError as error:
                 raise DownloadError(f"the Hub refused {path}: {error}") from error
-            except httpx2.TransportError as error:
+            except _httpx().TransportError as error:
                 raise DownloadError(
                     f"cannot reach {self.endpoint} ({error}); check the network connection"
                 ) from error
@@ -296,8 +297,8 @@ class HubDownload:
                 if item.size is None:
                     break
                 if have == before:
-                    raise httpx2.RemoteProtocolError("the server sent no data")
-            except httpx2.TransportError as error:
+                    raise _httpx().RemoteProtocolError("the server sent no data")
+            except _httpx().TransportError as error:
                 failures += 1
                 if failures > self.retries:
                     raise DownloadError(
@@ -308,7 +309,7 @@ class HubDownload:
                 have = part.stat().st_size if part.exists() else 0
                 if cancel.wait(self.retry_wait * failures):
                     raise DownloadCancelled(f"stopped while fetching {item.path}") from error
-            except HfHubHTTPError as error:
+            except _hf().errors.HfHubHTTPError as error:
                 raise DownloadError(f"the Hub refused {item.path}: {error}") from error
 
         self._verify(item, part)
@@ -324,10 +325,14 @@ class HubDownload:
             headers.pop("authorization", None)
         if have:
             headers["Range"] = f"bytes={have}-"
-        with get_session().stream(
-            "GET", item.url, headers=headers, timeout=self.timeout, follow_redirects=True
-        ) as response:
-            hf_raise_for_status(response)
+        with (
+            _hf()
+            .get_session()
+            .stream(
+                "GET", item.url, headers=headers, timeout=self.timeout, follow_redirects=True
+            ) as response
+        ):
+            _hf().hf_raise_for_status(response)
             if have and response.status_code != 206:
                 log.info("%s: the server ignored the Range request; starting again", item.path)
                 meter.advance(-have, item.path, fetched=False)
