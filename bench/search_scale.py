@@ -128,7 +128,7 @@ def main() -> None:
             "clusters": CLUSTERS,
             "seed": SEED,
             "queries": QUERY_COUNT,
-            "source": "Gaussian clusters on the unit sphere around a shared mean direction",
+            "source": "clusters around a shared mean direction, varying along 48 style axes",
         },
         "index": indexes,
         "exact_threshold": threshold,
@@ -441,7 +441,7 @@ def measure_exact_threshold(
             "limit_1000_p50_ms": hnsw["hnsw_limit_1000"]["p50_ms"],
         }
         # HNSW latency grows slowly with size, so its latency on the full
-        # library is an upper bound for smaller ones: the crossover is a floor.
+        # library overstates it for smaller ones: the true even point is lower.
         result["crossover_limit_10"] = round(at_app["p50_ms"] / per_100k * 100_000)
         per_100k_1000 = statistics.median(
             row[f"limit_{WINDOW_LIMIT}"]["p50_ms"] / row["count"] * 100_000
