@@ -64,3 +64,15 @@ def test_reconcile_adds_what_is_missing_and_drops_what_is_gone(tmp_path):
     assert (added, removed) == (7, 1)
     assert sorted(index.keys().tolist()) == list(range(1, 11))
     assert index.reconcile(np.arange(1, 11, dtype=np.uint64), source) == (0, 0)
+
+
+def test_a_loaded_index_keeps_the_search_settings(tmp_path):
+    from lookalike.core.vectors import CONNECTIVITY, EXPANSION_SEARCH
+
+    index = VectorIndex(tmp_path / "m.usearch", 8)
+    index.add(np.arange(1, 41, dtype=np.uint64), vectors(40))
+    index.save()
+    again = VectorIndex(tmp_path / "m.usearch", 8)
+    assert again.index.expansion_search == EXPANSION_SEARCH
+    assert again.index.connectivity == CONNECTIVITY
+    assert len(again) == 40

@@ -138,8 +138,23 @@ class Searcher:
         """The photos that best match the query, best first."""
         keys, scores = self.vectors.search(self.query_vector(query), limit)
         paths = self.catalogue.photo_paths([int(k) for k in keys])
+        reachable = _FolderCheck()
         return [
-            Result(int(key), paths[int(key)], float(score), os.path.exists(paths[int(key)]))
+            Result(int(key), paths[int(key)], float(score), reachable(paths[int(key)]))
             for key, score in zip(keys, scores, strict=True)
             if int(key) in paths
         ]
+
+
+class _FolderCheck:
+    """Whether a photo can be reached now, judged by its folder: one look per
+    folder rather than per photo, since what goes away is a whole drive."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, path: str) -> bool:
+        folder = os.path.dirname(path)
+        if folder not in self._seen:
+            self._seen[folder] = os.path.isdir(folder)
+        return self._seen[folder]
