@@ -144,3 +144,23 @@ def test_the_progress_bar_draws_on_a_terminal_only(tmp_path):
     last = screen.getvalue().split("\r")[-1]
     assert last.startswith(" 50% [############............] 2/4   3.5/s IMG_2.jpg")
     assert screen.getvalue().endswith("\n")
+
+
+def test_terms_encoded_apart_give_the_same_search(tmp_path, toy_model):
+    from lookalike.core.search import build_query
+
+    make_photos(tmp_path / "lib", 12)
+    query_photo = make_photo(tmp_path / "query.png", "blue", seed=77)
+    with Library(Places.under(tmp_path / "data")) as library:
+        library.add_folders([tmp_path / "lib"])
+        model = library.load_model(toy_model)
+        library.index(model)
+        searcher = library.searcher(model)
+        query = build_query("2:red", [str(query_photo)], ["green"])
+
+        encoded = searcher.encode_terms(query)  # what a window runs on another thread
+        assert {kind for kind, _ in encoded} == {"text", "image"} and len(encoded) == 3
+        apart = searcher.search(query, 8, encoded)
+        together = searcher.search(query, 8)
+    assert [r.path for r in apart] == [r.path for r in together]
+    assert [round(r.score, 5) for r in apart] == [round(r.score, 5) for r in together]

@@ -60,6 +60,13 @@ class Result:
     available: bool = True
 
 
+Encoded = dict[tuple[str, str], Vectors]
+
+
+def _key(term: Term) -> tuple[str, str]:
+    return term.kind.value, term.value
+
+
 class QueryError(Exception):
     """A query that cannot be run, with the reason in plain words."""
 
@@ -100,18 +107,37 @@ class Searcher:
         self.model_id = model_id
         self.vectors = vectors
 
-    def query_vector(self, query: Query) -> Vectors:
+    def encode_terms(self, query: Query) -> Encoded:
+        """The embeddings of the query's words and outside photos: the slow part
+        of a search, and one that needs only the model, so that a window can
+        run it on another thread than the one that owns the catalogue."""
+        encoded: Encoded = {}
+        texts = [t for t in query.terms if t.kind is TermKind.TEXT and t.weight]
+        if texts:
+            vectors = self.model.encode_text([t.value for t in texts])
+            encoded.update((_key(t), vectors[i]) for i, t in enumerate(texts))
+        for term in query.terms:
+            if term.kind is TermKind.IMAGE and term.weight:
+                encoded[_key(term)] = self._image_vector(term.value, look_up=False)
+        return encoded
+
+    def query_vector(self, query: Query, encoded: Encoded | None = None) -> Vectors:
         if not query:
             raise QueryError("the query is empty: type some words or add a photo")
+        encoded = dict(encoded or {})
         texts = [t for t in query.terms if t.kind is TermKind.TEXT and t.weight]
-        text_vectors = self.model.encode_text([t.value for t in texts]) if texts else None
+        missing = [t for t in texts if _key(t) not in encoded]
+        if missing:
+            vectors = self.model.encode_text([t.value for t in missing])
+            encoded.update((_key(t), vectors[i]) for i, t in enumerate(missing))
         total = np.zeros(self.vectors.ndim, dtype=np.float32)
-        for i, term in enumerate(texts):
-            assert text_vectors is not None
-            total += term.weight * text_vectors[i]
         for term in query.terms:
-            if term.kind is not TermKind.TEXT and term.weight:
-                total += term.weight * self._photo_vector(term)
+            if not term.weight:
+                continue
+            vector = encoded.get(_key(term))
+            if vector is None:
+                vector = self._photo_vector(term)
+            total += term.weight * vector
         combined = normalise(total)
         if not np.any(combined):
             raise QueryError("the terms of this query cancel each other out")
@@ -123,20 +149,27 @@ class Searcher:
             if stored is None:
                 raise QueryError("that photo has not been indexed yet")
             return normalise(stored)
+        return self._image_vector(term.value, look_up=True)
+
+    def _image_vector(self, path: str, look_up: bool) -> Vectors:
+        """A photo's embedding; with `look_up`, taken from the catalogue when
+        the same content is already indexed."""
         try:
-            data = read_photo_file(term.value)
-            stored = self.catalogue.embedding_of_content(self.model_id, content_hash(data))
-            if stored is not None:
-                return normalise(stored)
+            data = read_photo_file(path)
+            if look_up:
+                stored = self.catalogue.embedding_of_content(self.model_id, content_hash(data))
+                if stored is not None:
+                    return normalise(stored)
             decoded = decode(data, self.model.input_spec, thumbnail_size=None)
         except PhotoError as error:
-            raise QueryError(f"cannot use {term.value} as a query: {error}") from None
+            raise QueryError(f"cannot use {path} as a query: {error}") from None
         vector: Vectors = self.model.encode_images([decoded.pixels])[0]
         return vector
 
-    def search(self, query: Query, limit: int = 20) -> list[Result]:
-        """The photos that best match the query, best first."""
-        keys, scores = self.vectors.search(self.query_vector(query), limit)
+    def search(self, query: Query, limit: int = 20, encoded: Encoded | None = None) -> list[Result]:
+        """The photos that best match the query, best first; `encoded` holds
+        term embeddings already made by `encode_terms`."""
+        keys, scores = self.vectors.search(self.query_vector(query, encoded), limit)
         paths = self.catalogue.photo_paths([int(k) for k in keys])
         reachable = _FolderCheck()
         return [

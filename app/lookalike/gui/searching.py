@@ -1,9 +1,13 @@
 """What the grid shows: the answer to the current query, or with no query the
 whole library, newest first.
 
-Searches run on the GUI thread against the window's own Library, whose vector
-index is reloaded when an indexing run ends. The whole-library listing is read
-on a thread of its own, since it touches every photo row.
+A search is done in two steps: the query's words and outside photos are
+encoded on a thread of their own (a dropped photo takes a tenth of a second
+with a real model on a CPU), then the vector index and the catalogue are asked
+on the GUI thread, against the window's own Library, whose vector index is
+reloaded when an indexing run ends. A query typed while one is being encoded
+is run when that one ends; stale answers are dropped. The whole-library
+listing is read on a thread of its own, since it touches every photo row.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from lookalike.core.catalogue import Catalogue
 from lookalike.core.clip import ClipModel, ModelError
 from lookalike.core.library import Library
 from lookalike.core.places import Places
-from lookalike.core.search import Query, QueryError, Searcher
+from lookalike.core.search import Encoded, Query, QueryError, Searcher
 from lookalike.gui.messages import Messages
 from lookalike.gui.results import PhotoResults
 from lookalike.gui.workers import Task
@@ -52,6 +56,10 @@ class Search(QObject):
         self._listing: Listing | None = None
         self._listing_task: Task | None = None
         self._relist = False
+        self._encoding_task: Task | None = None
+        self._encoding: tuple[Searcher | None, Query] = (None, Query())
+        self._search_again = False
+        self._closed = False
 
     # Inputs
 
@@ -90,9 +98,12 @@ class Search(QObject):
         task.start()
 
     def wait(self) -> None:
-        """Block until the listing thread, if any, has ended (for closing)."""
-        if self._listing_task is not None:
-            self._listing_task.wait()
+        """Block until the listing and encoding threads, if any, have ended
+        (for closing); answers still on their way are then dropped."""
+        self._closed = True
+        for task in (self._listing_task, self._encoding_task):
+            if task is not None:
+                task.wait()
 
     @property
     def photo_count(self) -> int | None:
@@ -117,14 +128,33 @@ class Search(QObject):
         self.shown.emit("")
 
     def _search(self, model: ClipModel) -> None:
-        # FIXME(search): the query is encoded on the GUI thread. Words take a few
-        # milliseconds, but a dropped photo is decoded and encoded here too
-        # (~0.1 s with ViT-B-32 on a CPU); a search thread with its own Library
-        # would keep typing smooth.
+        if self._encoding_task is not None:
+            self._search_again = True
+            return
+        if self._searcher is None:
+            self._searcher = self.library.searcher(model)
+        searcher, query = self._searcher, self.query
+        task = Task("encoding", lambda: searcher.encode_terms(query), self)
+        # Bound slots, so that Qt delivers them on this object's (the GUI) thread.
+        task.succeeded.connect(self._on_encoded)
+        task.failed.connect(self._on_encoding_failed)
+        task.finished.connect(self._on_encoding_ended)
+        self._encoding_task = task
+        self._encoding = (searcher, query)
+        task.start()
+
+    @Slot(object)
+    def _on_encoded(self, encoded: Encoded) -> None:
+        searcher, query = self._encoding
+        if (
+            self._closed
+            or searcher is None
+            or searcher is not self._searcher
+            or query.key() != self.query.key()
+        ):
+            return  # closing, or the person has moved on: the newer query runs next
         try:
-            if self._searcher is None:
-                self._searcher = self.library.searcher(model)
-            found = self._searcher.search(self.query, self.limit)
+            found = searcher.search(query, self.limit, encoded)
         except QueryError as error:
             self.results.set_photos(())
             self.shown.emit(str(error).capitalize())
@@ -142,6 +172,22 @@ class Search(QObject):
             [r.available for r in found],
         )
         self.shown.emit(f"{len(found):,} best matches" if found else "Nothing indexed matches yet")
+
+    @Slot(str)
+    def _on_encoding_failed(self, reason: str) -> None:
+        if not self._closed and self._encoding[1].key() == self.query.key():
+            self.results.set_photos(())
+            self.shown.emit(reason[:1].upper() + reason[1:])
+
+    @Slot()
+    def _on_encoding_ended(self) -> None:
+        task, self._encoding_task = self._encoding_task, None
+        if task is not None:
+            task.deleteLater()
+        if self._search_again:
+            self._search_again = False
+            if self.query and self.model is not None:
+                self._search(self.model)
 
     @Slot(object)
     def _on_listed(self, listing: Listing) -> None:
