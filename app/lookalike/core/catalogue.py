@@ -290,13 +290,7 @@ class Catalogue:
     def pending(self, model_id: int, folder_ids: Sequence[int] | None = None) -> list[Photo]:
         """Photos with no embedding of their current content for this model and no
         recorded failure for their current size and time, in path order."""
-        sql = (
-            "SELECT p.id, p.folder_id, p.path, p.size, p.mtime_ns, p.hash FROM photos p "
-            "LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ? "
-            "LEFT JOIN failures f ON f.path = p.path "
-            "AND f.size = p.size AND f.mtime_ns = p.mtime_ns "
-            "WHERE (e.hash IS NULL OR p.hash IS NULL OR e.hash != p.hash) AND f.path IS NULL"
-        )
+        sql = "SELECT p.id, p.folder_id, p.path, p.size, p.mtime_ns, p.hash " + _PENDING
         params: list[int] = [model_id]
         if folder_ids is not None:
             sql += f" AND p.folder_id IN ({','.join('?' * len(folder_ids))})"
@@ -420,7 +414,7 @@ class Catalogue:
                 "ON e.photo_id = p.id AND e.model_id = ? AND e.hash = p.hash",
                 (model_id,),
             ).fetchone()[0]
-            pending = len(self.pending(model_id))
+            pending = self.db.execute("SELECT count(*) " + _PENDING, (model_id,)).fetchone()[0]
         return Counts(photos=photos, indexed=indexed, pending=pending, failed=failed)
 
     def newest_first(self, limit: int | None = None) -> list[tuple[int, str]]:
@@ -433,6 +427,15 @@ class Catalogue:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [(int(i), decode_path(p)) for i, p in self.db.execute(sql)]
+
+
+# The photos that need encoding for a model (the one parameter).
+_PENDING = (
+    "FROM photos p "
+    "LEFT JOIN embeddings e ON e.photo_id = p.id AND e.model_id = ? "
+    "LEFT JOIN failures f ON f.path = p.path AND f.size = p.size AND f.mtime_ns = p.mtime_ns "
+    "WHERE (e.hash IS NULL OR p.hash IS NULL OR e.hash != p.hash) AND f.path IS NULL"
+)
 
 
 class _Transaction:

@@ -16,6 +16,7 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -218,7 +219,7 @@ class ClipModel:
             return embed_dim
         return int(self.encode_text(["a photo"]).shape[1])
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Identifies this model's embedding space in the catalogue.
 
