@@ -48,6 +48,9 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 # real exports whose embeddings are not unit length.
 OUTPUT_SCALE = 7.5
 OPSET = 18
+# onnx writes its own newest IR version (12 for onnx 1.23), which onnxruntime-gpu
+# can lag behind; 10 is what every onnxruntime since 1.16 reads and all we need.
+IR_VERSION = 10
 
 
 def colour_feature(rgb: tuple[int, int, int]) -> np.ndarray:
@@ -63,6 +66,12 @@ def projection(dim: int, seed: int = 7) -> np.ndarray:
     return q.T.astype(np.float32)
 
 
+def make_model(graph: onnx.GraphProto) -> onnx.ModelProto:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    return model
+
+
 def visual_graph(dim: int, size: int, fixed_batch: bool) -> onnx.ModelProto:
     batch: int | str = 1 if fixed_batch else "batch"
     image = helper.make_tensor_value_info("image", TensorProto.FLOAT, [batch, 3, size, size])
@@ -74,7 +83,7 @@ def visual_graph(dim: int, size: int, fixed_batch: bool) -> onnx.ModelProto:
         helper.make_node("MatMul", ["pooled", "projection"], ["embedding"]),
     ]
     graph = helper.make_graph(nodes, "toy_visual", [image], [out], [weights, axes])
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return make_model(graph)
 
 
 def textual_graph(dim: int, token_ids: list[int], fixed_batch: bool) -> onnx.ModelProto:
@@ -99,7 +108,7 @@ def textual_graph(dim: int, token_ids: list[int], fixed_batch: bool) -> onnx.Mod
         helper.make_node("MatMul", ["counts", "word_vectors"], ["embedding"]),
     ]
     graph = helper.make_graph(nodes, "toy_textual", [text], [out], initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    return make_model(graph)
 
 
 def colour_token_ids() -> list[int]:

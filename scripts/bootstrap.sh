@@ -30,6 +30,13 @@ bootstrap() {
     fi
     "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
     "$VENV/bin/python" -m pip install --quiet -e "$REPO[test]" >&2
+    # onnxruntime and onnxruntime-gpu unpack into the same folder: when an older
+    # set-up left the other one behind, remove both and install the right one again.
+    if "$VENV/bin/python" -m pip show onnxruntime >/dev/null 2>&1 &&
+        "$VENV/bin/python" -m pip show onnxruntime-gpu >/dev/null 2>&1; then
+        "$VENV/bin/python" -m pip uninstall --quiet --yes onnxruntime onnxruntime-gpu >&2
+        "$VENV/bin/python" -m pip install --quiet -e "$REPO[test]" >&2
+    fi
     echo "$wanted" >"$STAMP"
 }
 

@@ -11,8 +11,15 @@ import pytest
 from PIL import Image
 from tokenizers import Tokenizer
 
-from conftest import REPO, photo_pixels
-from lookalike.core.clip import ClipModel, ModelError, check_folder, create_session, normalise
+from conftest import REPO, make_photo, photo_pixels
+from lookalike.core.clip import (
+    ClipModel,
+    ModelError,
+    check_folder,
+    create_session,
+    cuda_problem,
+    normalise,
+)
 from lookalike.core.imaging import decode, read_photo_file
 
 TOKENIZER = REPO / "tests" / "data" / "clip-tokenizer" / "tokenizer.json"
@@ -106,9 +113,51 @@ def test_the_model_key_changes_with_the_model(toy_model, tmp_path):
 def test_unavailable_providers_are_skipped_and_failures_noted(toy_model):
     path = toy_model / "visual" / "model.onnx"
     session, choice = create_session(path, threads=1)
-    assert choice.provider == "CPUExecutionProvider" and choice.dropped == []
+    assert choice.provider == "CPUExecutionProvider"
+    if cuda_problem() is None or "CUDAExecutionProvider" not in ort.get_available_providers():
+        assert choice.dropped == []
+    else:  # onnxruntime-gpu on a machine without CUDA
+        assert choice.dropped == [f"CUDA cannot start: {cuda_problem()}"]
     assert "CPUExecutionProvider" in ort.get_available_providers()
     assert session.get_inputs()[0].name == "image"
+
+
+needs_gpu_build_without_cuda = pytest.mark.skipif(
+    "CUDAExecutionProvider" not in ort.get_available_providers() or cuda_problem() is None,
+    reason="needs onnxruntime-gpu on a machine without CUDA",
+)
+
+
+@needs_gpu_build_without_cuda
+def test_missing_cuda_libraries_are_named_and_the_cpu_takes_over(toy_model, capfd):
+    assert "cannot open shared object file" in cuda_problem()
+    model = ClipModel(toy_model)
+    model.encode_text(["red"])
+    assert model.provider == "CPU"
+    printed = capfd.readouterr()
+    assert "onnxruntime" not in printed.err + printed.out  # nothing from onnxruntime itself
+
+
+@needs_gpu_build_without_cuda
+def test_the_command_line_says_why_cuda_was_not_used(toy_model, cli, tmp_path):
+    make_photo(tmp_path / "photos" / "red.jpg", "red")
+    result = cli("index", tmp_path / "photos", "--model", toy_model)
+    assert result.code == 0
+    assert "CUDA cannot start: lib" in result.err and "ran on CPU instead" in result.err
+
+
+@needs_gpu_build_without_cuda
+def test_a_cuda_session_that_falls_back_is_noted_quietly(toy_model, monkeypatch, capfd):
+    # Skip the library check, so that onnxruntime itself tries CUDA and falls back.
+    monkeypatch.setattr("lookalike.core.clip.cuda_problem", lambda: None)
+    session, choice = create_session(toy_model / "visual" / "model.onnx", threads=1)
+    assert session.get_providers() == ["CPUExecutionProvider"]
+    assert choice.provider == "CPUExecutionProvider"
+    assert choice.dropped == [
+        "CUDA could not start on this machine (no usable GPU, or its driver is missing)"
+    ]
+    printed = capfd.readouterr()
+    assert "onnxruntime" not in printed.err + printed.out
 
 
 def test_a_chosen_provider_is_tried_first_then_the_cpu(toy_model):
@@ -121,4 +170,5 @@ def test_a_chosen_provider_is_tried_first_then_the_cpu(toy_model):
         provider_order("TPU")
     model = ClipModel(toy_model, providers=provider_order("CUDA"))
     model.encode_text(["red"])
-    assert model.provider == "CPU"  # CUDA is not offered on this machine
+    assert model.provider == "CPU"  # CUDA is not usable on this machine
+    assert model.providers["textual"].dropped[0].startswith("CUDA ")

@@ -95,6 +95,7 @@ def swap_visual(folder: Path, shape: list[int | str], out_dim: int) -> None:
     one = helper.make_tensor("one", TensorProto.INT64, [1], [1])
     graph = helper.make_graph(nodes, "odd", [image], [out], [weights, one])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = toy_clip.IR_VERSION
     onnx.save(model, folder / "visual" / "model.onnx")
 
 

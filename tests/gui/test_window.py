@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
+import onnxruntime as ort
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QGuiApplication
 
+from lookalike.core.clip import cuda_problem
 from lookalike.core.library import Library
 from lookalike.core.search import TermKind
 
@@ -24,7 +26,11 @@ def test_without_a_model_the_window_asks_for_one(qtbot, open_window, places, toy
     qtbot.waitUntil(lambda: window.model is not None, timeout=10_000)
     assert window.library.active_model == toy_model.resolve()
     assert window.pages.currentWidget() is window.empty_page  # no folders yet
-    assert window.provider_label.text() == "Runs on CPU"
+    assert window.provider_label.text().startswith("Runs on CPU")
+    if "CUDAExecutionProvider" in ort.get_available_providers() and cuda_problem():
+        # onnxruntime-gpu on a machine without CUDA: said in the status bar, detailed on hover
+        assert window.provider_label.text() == "Runs on CPU (CUDA unavailable)"
+        assert "cannot open shared object file" in window.provider_label.toolTip()
 
 
 def test_a_model_that_fails_to_load_is_reported_once(qtbot, open_window, places, tmp_path,

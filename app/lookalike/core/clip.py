@@ -9,14 +9,20 @@ first use and released with `close()`.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
+import importlib.util
+import io
 import json
 import logging
 import os
+import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +84,47 @@ def provider_order(preference: str) -> tuple[str, ...]:
     raise ValueError(f"unknown execution provider {preference!r}")
 
 
+CUDA_HELP = "install CUDA and cuDNN 9, or pip install 'onnxruntime-gpu[cuda,cudnn]'"
+
+
+@cache
+def cuda_problem() -> str | None:
+    """Why onnxruntime's CUDA provider cannot load on this machine, or None when
+    its libraries are found (a missing GPU or driver shows only in a session).
+
+    onnxruntime-gpu lists CUDA as available wherever it is installed, and on a
+    machine without CUDA it prints a page of errors before falling back, so the
+    provider's library is loaded here first to learn which part is missing."""
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "this onnxruntime was built without CUDA"
+    if importlib.util.find_spec("nvidia") is not None and hasattr(ort, "preload_dlls"):
+        # CUDA and cuDNN from pip (onnxruntime-gpu[cuda,cudnn]) are found only this way.
+        with contextlib.redirect_stdout(io.StringIO()):
+            ort.preload_dlls()
+    if not sys.platform.startswith("linux"):
+        return None
+    library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    try:
+        ctypes.CDLL(str(library))
+    except OSError as error:
+        # An undefined symbol is expected: onnxruntime provides it when it loads
+        # the library itself. Only a missing file settles the question.
+        if "cannot open shared object file" in str(error):
+            return f"{error}; {CUDA_HELP}"
+    return None
+
+
+@contextlib.contextmanager
+def _onnxruntime_quiet() -> Iterator[None]:
+    """Keep onnxruntime's own log off the terminal while a provider is tried;
+    a failure is reported in our words instead."""
+    ort.set_default_logger_severity(4)
+    try:
+        yield
+    finally:
+        ort.set_default_logger_severity(3)
+
+
 class ModelError(Exception):
     """A model folder that cannot be used, with what is wrong in plain words."""
 
@@ -125,10 +172,23 @@ def create_session(
     choice = ProviderChoice()
     for provider in preferred:
         if provider not in available:
+            if preferred != PROVIDER_ORDER and provider != "CPUExecutionProvider":
+                name = PROVIDER_NAMES.get(provider, provider)
+                choice.dropped.append(f"{name} is not part of this onnxruntime ({ort.__version__})")
+            continue
+        if provider == "CUDAExecutionProvider" and (problem := cuda_problem()):
+            reason = f"CUDA cannot start: {problem}"
+            log.warning("%s; trying the next execution provider", reason)
+            choice.dropped.append(reason)
             continue
         try:
-            fallback = [] if provider == "CPUExecutionProvider" else ["CPUExecutionProvider"]
-            session = ort.InferenceSession(str(path), options, providers=[provider, *fallback])
+            if provider == "CPUExecutionProvider":
+                session = ort.InferenceSession(str(path), options, providers=[provider])
+            else:
+                with _onnxruntime_quiet():
+                    session = ort.InferenceSession(
+                        str(path), options, providers=[provider, "CPUExecutionProvider"]
+                    )
         except Exception as error:
             if provider == "CPUExecutionProvider":
                 raise ModelError(f"{path} cannot be loaded: {error}") from error
@@ -138,7 +198,10 @@ def create_session(
             continue
         active = session.get_providers()[0]
         if active != provider:
-            reason = f"{PROVIDER_NAMES.get(provider, provider)} could not start (see the log)"
+            reason = (
+                f"{PROVIDER_NAMES.get(provider, provider)} could not start on this machine"
+                " (no usable GPU, or its driver is missing)"
+            )
             log.warning("%s; using %s", reason, PROVIDER_NAMES.get(active, active))
             choice.dropped.append(reason)
         choice.provider = active

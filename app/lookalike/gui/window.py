@@ -420,8 +420,14 @@ class MainWindow(QMainWindow):
 
     def _switch_to(self, model: ClipModel) -> None:
         self.model = model
-        self.provider_label.setText(f"Runs on {model.provider}")
+        dropped = list(dict.fromkeys(r for c in model.providers.values() for r in c.dropped))
+        unused = ", ".join(dict.fromkeys(reason.split()[0] for reason in dropped))
+        self.provider_label.setText(
+            f"Runs on {model.provider}" + (f" ({unused} unavailable)" if dropped else "")
+        )
         self.provider_label.setToolTip(self._provider_details(model))
+        if dropped:
+            self.messages.info(f"{dropped[0]}; Lookalike runs on the {model.provider} instead.")
         log.info("Model %s ready on %s", model.name, model.provider)
         self.search.set_model(model)
 
