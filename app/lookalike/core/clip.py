@@ -104,6 +104,8 @@ def cuda_problem() -> str | None:
     if not sys.platform.startswith("linux"):
         return None
     library = Path(ort.__file__).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    if not library.is_file():  # the double-click app leaves it out
+        return "this build of Lookalike runs on the CPU only"
     try:
         ctypes.CDLL(str(library))
     except OSError as error:
