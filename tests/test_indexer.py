@@ -164,3 +164,43 @@ def test_terms_encoded_apart_give_the_same_search(tmp_path, toy_model):
         together = searcher.search(query, 8)
     assert [r.path for r in apart] == [r.path for r in together]
     assert [round(r.score, 5) for r in apart] == [round(r.score, 5) for r in together]
+
+
+def test_answers_are_kept_for_words_but_not_for_photos_from_disk(tmp_path, toy_model):
+    from lookalike.core.search import build_query
+
+    make_photos(tmp_path / "lib", 12)
+    query_photo = make_photo(tmp_path / "query.png", "blue", seed=77)
+    with Library(Places.under(tmp_path / "data")) as library:
+        library.add_folders([tmp_path / "lib"])
+        model = library.load_model(toy_model)
+        library.index(model)
+        searcher = library.searcher(model)
+        index_searches = []
+        real_search = searcher.vectors.search
+
+        def spy(vector, count):
+            index_searches.append(count)
+            return real_search(vector, count)
+
+        searcher.vectors.search = spy  # type: ignore[method-assign]
+        red = build_query("red", [], [])
+        wide = searcher.search(red, 10)
+        again = searcher.search(build_query("red", [], []), 10)
+        narrow = searcher.search(red, 3)
+        assert index_searches == [10]  # the repeat and the narrower one came from memory
+        assert again == wide and narrow == wide[:3]
+        assert searcher.search(red, 12) and index_searches == [10, 12]  # wider: searched
+
+        # Whether files can be reached is looked at each time, not remembered.
+        (tmp_path / "lib").rename(tmp_path / "unplugged")
+        assert not any(r.available for r in searcher.search(red, 10))
+        (tmp_path / "unplugged").rename(tmp_path / "lib")
+
+        # The same path with new content is a new query.
+        by_photo = build_query(None, [str(query_photo)], [])
+        first = searcher.search(by_photo, 4)
+        make_photo(query_photo, "red", seed=78)
+        second = searcher.search(by_photo, 4)
+    assert index_searches[-2:] == [4, 4]
+    assert first[0].path != second[0].path

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 
 from lookalike.core.imaging import ThumbnailCache, content_hash, read_photo_file
 from lookalike.core.library import Library
-from lookalike.gui.results import PathRole, PhotoIdRole, PhotoResults, ScoreRole
+from lookalike.gui.results import OfflineRole, PathRole, PhotoIdRole, PhotoResults, ScoreRole
 from lookalike.gui.thumbnails import Request, RequestStack, Thumbnails
 
 
@@ -80,3 +81,17 @@ def test_requests_are_served_newest_first_and_old_ones_dropped():
     assert len(stack) == 0
     stack.close()
     assert stack.take() is None
+
+
+def test_results_can_grow_without_disturbing_the_rows_shown(qtmodeltester, qtbot):
+    results = PhotoResults(None)
+    results.set_photos([(1, "/photos/a.jpg"), (2, "/photos/b.jpg")], [0.9, 0.8], [True, True])
+    qtmodeltester.check(results, force_py=True)
+    with qtbot.waitSignal(results.rowsInserted) as inserted:
+        results.add_photos([(3, "/photos/c.jpg")], [0.7], [False])
+    assert inserted.args[1:] == [2, 2]
+    assert [results.photo_id(row) for row in range(results.rowCount())] == [1, 2, 3]
+    assert results.index(2, 0).data(ScoreRole) == 0.7
+    assert results.index(2, 0).data(OfflineRole) is True
+    with pytest.raises(ValueError, match="come with what the shown ones came with"):
+        results.add_photos([(4, "/photos/d.jpg")])

@@ -35,6 +35,29 @@ def test_typing_a_query_puts_the_matching_photos_first(qtbot, open_window, index
     assert "Score" in tooltip
 
 
+def test_the_first_matches_come_at_once_and_the_rest_follow(
+    qtbot, open_window, indexed, monkeypatch
+):
+    monkeypatch.setattr("lookalike.gui.searching.FIRST_RESULTS", 3)
+    window = open_window(indexed)
+    results = window.results
+    seen = []
+    results.modelReset.connect(lambda: seen.append(("shown", results.rowCount())))
+    results.rowsInserted.connect(lambda *_: seen.append(("added", results.rowCount())))
+
+    qtbot.keyClicks(window.query_bar.edit, "red")
+
+    everything = 2 * len(COLOURS)
+    qtbot.waitUntil(lambda: results.has_scores and results.rowCount() == everything, timeout=5000)
+    assert seen[-2:] == [("shown", 3), ("added", everything)]
+    assert all_red(top_names(window, 2))
+    ids = [results.photo_id(row) for row in range(everything)]
+    assert len(set(ids)) == everything
+    scores = [results.score(row) for row in range(3)]
+    assert scores == sorted(scores, reverse=True)
+    assert window.statusBar().currentMessage() == f"{everything} best matches"
+
+
 def test_empty_query_shows_the_library_newest_first(qtbot, open_window, indexed):
     window = open_window(indexed)
 

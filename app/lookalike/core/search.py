@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -61,6 +62,12 @@ class Result:
 
 
 Encoded = dict[tuple[str, str], Vectors]
+Found = list[tuple[int, str, float]]
+QueryKey = tuple[tuple[str, str, float], ...]
+
+# Answers kept per Searcher, for a query typed again or back-spaced to; a
+# Searcher is made anew whenever the index changes, which empties it.
+ANSWER_CACHE_SIZE = 64
 
 
 def _key(term: Term) -> tuple[str, str]:
@@ -106,6 +113,7 @@ class Searcher:
         self.model = model
         self.model_id = model_id
         self.vectors = vectors
+        self._answers: OrderedDict[QueryKey, tuple[int, Found]] = OrderedDict()
 
     def encode_terms(self, query: Query) -> Encoded:
         """The embeddings of the query's words and outside photos: the slow part
@@ -168,15 +176,39 @@ class Searcher:
 
     def search(self, query: Query, limit: int = 20, encoded: Encoded | None = None) -> list[Result]:
         """The photos that best match the query, best first; `encoded` holds
-        term embeddings already made by `encode_terms`."""
-        keys, scores = self.vectors.search(self.query_vector(query, encoded), limit)
-        paths = self.catalogue.photo_paths([int(k) for k in keys])
+        term embeddings already made by `encode_terms`. The answer is kept, so
+        the same query again, or one asking for fewer, is served from memory;
+        whether each file can be reached is looked at every time."""
+        found = self._remembered(query, limit)
+        if found is None:
+            keys, scores = self.vectors.search(self.query_vector(query, encoded), limit)
+            paths = self.catalogue.photo_paths([int(k) for k in keys])
+            found = [
+                (int(key), paths[int(key)], float(score))
+                for key, score in zip(keys, scores, strict=True)
+                if int(key) in paths
+            ]
+            self._remember(query, limit, found)
         reachable = _FolderCheck()
-        return [
-            Result(int(key), paths[int(key)], float(score), reachable(paths[int(key)]))
-            for key, score in zip(keys, scores, strict=True)
-            if int(key) in paths
-        ]
+        return [Result(photo_id, path, score, reachable(path)) for photo_id, path, score in found]
+
+    def _remembered(self, query: Query, limit: int) -> Found | None:
+        kept = self._answers.get(query.key())
+        if kept is None or kept[0] < limit:
+            return None
+        self._answers.move_to_end(query.key())
+        # A wider search ranks its first few at least as well as a narrow one.
+        return kept[1][:limit]
+
+    def _remember(self, query: Query, limit: int, found: Found) -> None:
+        # A photo from disk may change under the same path: only answers to
+        # words and library photos are kept.
+        if any(t.kind is TermKind.IMAGE for t in query.terms):
+            return
+        self._answers[query.key()] = (limit, found)
+        self._answers.move_to_end(query.key())
+        while len(self._answers) > ANSWER_CACHE_SIZE:
+            self._answers.popitem(last=False)
 
 
 class _FolderCheck:

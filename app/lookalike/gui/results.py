@@ -70,6 +70,35 @@ class PhotoResults(QAbstractListModel):
             self.thumbnails.forget_requests()
         self.endResetModel()
 
+    def add_photos(
+        self,
+        photos: Sequence[tuple[int, str]],
+        scores: Sequence[float] | None = None,
+        available: Sequence[bool] | None = None,
+    ) -> None:
+        """Append photos after those shown, keeping the rows, scroll position and
+        selection the grid already has; scores and availability as in `set_photos`
+        and given for both or neither."""
+        if not photos:
+            return
+        if (scores is None) != (self._scores is None) or (available is None) != (
+            self._available is None
+        ):
+            raise ValueError("added photos must come with what the shown ones came with")
+        if scores is not None and len(scores) != len(photos):
+            raise ValueError("there must be one score per photo")
+        if available is not None and len(available) != len(photos):
+            raise ValueError("there must be one availability per photo")
+        first = self._count
+        self.beginInsertRows(QModelIndex(), first, first + len(photos) - 1)
+        self._photos = [*self._photos, *photos]
+        if scores is not None and self._scores is not None:
+            self._scores = [*self._scores, *scores]
+        if available is not None and self._available is not None:
+            self._available = [*self._available, *available]
+        self._count = len(self._photos)
+        self.endInsertRows()
+
     @property
     def has_scores(self) -> bool:
         return self._scores is not None

@@ -6,7 +6,10 @@ encoded on a thread of their own (a dropped photo takes a tenth of a second
 with a real model on a CPU), then the vector index and the catalogue are asked
 on the GUI thread, against the window's own Library, whose vector index is
 reloaded when an indexing run ends. A query typed while one is being encoded
-is run when that one ends; stale answers are dropped. The whole-library
+is run when that one ends; stale answers are dropped. The first 200 matches
+are shown at once and the rest of the window's limit follows a moment later,
+after a paint: a graph search 1,000 wide costs several times one 200 wide,
+and nobody sees past the first screens before then. The whole-library
 listing is read on a thread of its own, since it touches every photo row.
 """
 
@@ -14,13 +17,13 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from lookalike.core.catalogue import Catalogue
 from lookalike.core.clip import ClipModel, ModelError
 from lookalike.core.library import Library
 from lookalike.core.places import Places
-from lookalike.core.search import Encoded, Query, QueryError, Searcher
+from lookalike.core.search import Encoded, Query, QueryError, Result, Searcher
 from lookalike.gui.messages import Messages
 from lookalike.gui.results import PhotoResults
 from lookalike.gui.workers import Task
@@ -28,6 +31,9 @@ from lookalike.gui.workers import Task
 log = logging.getLogger(__name__)
 
 Listing = list[tuple[int, str]]
+
+FIRST_RESULTS = 200
+MORE_RESULTS_DELAY_MS = 30  # long enough for the first results to be painted
 
 
 class Search(QObject):
@@ -59,6 +65,11 @@ class Search(QObject):
         self._encoding_task: Task | None = None
         self._encoding: tuple[Searcher | None, Query] = (None, Query())
         self._search_again = False
+        self._more: tuple[Searcher, Query, Encoded, int] | None = None
+        self._more_timer = QTimer(self)
+        self._more_timer.setSingleShot(True)
+        self._more_timer.setInterval(MORE_RESULTS_DELAY_MS)
+        self._more_timer.timeout.connect(self._show_more)
         self._closed = False
 
     # Inputs
@@ -153,25 +164,60 @@ class Search(QObject):
             or query.key() != self.query.key()
         ):
             return  # closing, or the person has moved on: the newer query runs next
-        try:
-            found = searcher.search(query, self.limit, encoded)
-        except QueryError as error:
-            self.results.set_photos(())
-            self.shown.emit(str(error).capitalize())
-            return
-        except ModelError as error:
-            self.results.set_photos(())
-            self.messages.problem(
-                f"The search failed: {error}. Choose another model folder (Model menu).",
-                key="search-model",
-            )
+        first = min(self.limit, FIRST_RESULTS)
+        found = self._run(searcher, query, first, encoded)
+        if found is None:
             return
         self.results.set_photos(
             [(r.photo_id, r.path) for r in found],
             [r.score for r in found],
             [r.available for r in found],
         )
-        self.shown.emit(f"{len(found):,} best matches" if found else "Nothing indexed matches yet")
+        self._more = None
+        if len(found) == first < self.limit:
+            self._more = (searcher, query, encoded, first)
+            self._more_timer.start()
+        self._say_found(len(found))
+
+    @Slot()
+    def _show_more(self) -> None:
+        """The rest of the window's limit, after the first results, which stay put."""
+        if self._more is None:
+            return
+        searcher, query, encoded, shown = self._more
+        self._more = None
+        if self._closed or searcher is not self._searcher or query.key() != self.query.key():
+            return
+        found = self._run(searcher, query, self.limit, encoded)
+        if found is None:
+            return
+        present = {self.results.photo_id(row) for row in range(min(shown, self.results.rowCount()))}
+        rest = [r for r in found if r.photo_id not in present]
+        self.results.add_photos(
+            [(r.photo_id, r.path) for r in rest],
+            [r.score for r in rest],
+            [r.available for r in rest],
+        )
+        self._say_found(self.results.rowCount())
+
+    def _run(
+        self, searcher: Searcher, query: Query, limit: int, encoded: Encoded
+    ) -> list[Result] | None:
+        try:
+            return searcher.search(query, limit, encoded)
+        except QueryError as error:
+            self.results.set_photos(())
+            self.shown.emit(str(error).capitalize())
+        except ModelError as error:
+            self.results.set_photos(())
+            self.messages.problem(
+                f"The search failed: {error}. Choose another model folder (Model menu).",
+                key="search-model",
+            )
+        return None
+
+    def _say_found(self, count: int) -> None:
+        self.shown.emit(f"{count:,} best matches" if count else "Nothing indexed matches yet")
 
     @Slot(str)
     def _on_encoding_failed(self, reason: str) -> None:
