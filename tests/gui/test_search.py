@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData, Qt, QUrl
 from PySide6.QtGui import QColor, QGuiApplication, QImage
 
-from lookalike.core.search import TermKind
+from lookalike.core.search import Query, Term, TermKind
 from toy_clip import COLOURS
 
 
@@ -56,6 +56,22 @@ def test_the_first_matches_come_at_once_and_the_rest_follow(
     scores = [results.score(row) for row in range(3)]
     assert scores == sorted(scores, reverse=True)
     assert window.statusBar().currentMessage() == f"{everything} best matches"
+
+
+def test_the_index_opens_off_the_gui_thread_and_a_waiting_query_then_runs(
+    qtbot, open_window, indexed
+):
+    window = open_window(indexed)
+    said = []
+    window.search.shown.connect(said.append)
+
+    window.search.set_model(window.model)  # as after a switch of model: the index loads anew
+    window.search.set_query(Query([Term(TermKind.TEXT, "red")]))
+
+    # Nothing has been delivered to this thread yet, so the index cannot be open.
+    assert said == ["Opening the search index…"]
+    assert window.search._index_task is not None
+    qtbot.waitUntil(lambda: all_red(top_names(window, 2)), timeout=5000)
 
 
 def test_empty_query_shows_the_library_newest_first(qtbot, open_window, indexed):

@@ -106,25 +106,13 @@ class Library:
         What reconciling repaired is saved when no other process is writing
         the library, so a damaged or missing index is rebuilt only once.
         """
-        key = model.key
-        if key not in self._vectors:
-            model_id = self.catalogue.model_id(key, model.dim)
-            index = VectorIndex(self.places.indexes / f"{key}.usearch", model.dim)
-            wanted = self.catalogue.embedding_ids(model_id)
-            index.reconcile(wanted, lambda ids: self.catalogue.embeddings(model_id, ids))
-            if index.dirty and not self.writer.held:
-                self._save_unless_busy(index)
-            self._vectors[key] = index
-        return self._vectors[key]
+        if model.key not in self._vectors:
+            self._vectors[model.key] = _reconciled(self.catalogue, self.places, model, self.writer)
+        return self._vectors[model.key]
 
-    def _save_unless_busy(self, index: VectorIndex) -> None:
-        try:
-            with self.writer:
-                index.save()
-        except LibraryBusyError:
-            log.info("Not saving the repaired index: another process is updating the library")
-        except OSError as error:
-            log.warning("Cannot save the repaired index %s: %s", index.path, error)
+    def adopt_vectors(self, model: ClipModel, index: VectorIndex) -> None:
+        """Use an index that `open_vectors` made on another thread."""
+        self._vectors[model.key] = index
 
     # Work
 
@@ -169,6 +157,36 @@ class Library:
             self._vectors.clear()
         else:
             self._vectors.pop(model.key, None)
+
+
+def open_vectors(places: Places, model: ClipModel) -> VectorIndex:
+    """What `Library.vectors` does, on a catalogue connection and writer lock of
+    its own, so that a window can load a large index off its GUI thread (at a
+    million photos that takes seconds) and hand it over with `adopt_vectors`."""
+    with Catalogue(places.catalogue) as catalogue:
+        return _reconciled(catalogue, places, model, WriterLock(places.data / "writer.lock"))
+
+
+def _reconciled(
+    catalogue: Catalogue, places: Places, model: ClipModel, writer: WriterLock
+) -> VectorIndex:
+    model_id = catalogue.model_id(model.key, model.dim)
+    index = VectorIndex(places.indexes / f"{model.key}.usearch", model.dim)
+    wanted = catalogue.embedding_ids(model_id)
+    index.reconcile(wanted, lambda ids: catalogue.embeddings(model_id, ids))
+    if index.dirty and not writer.held:
+        _save_unless_busy(index, writer)
+    return index
+
+
+def _save_unless_busy(index: VectorIndex, writer: WriterLock) -> None:
+    try:
+        with writer:
+            index.save()
+    except LibraryBusyError:
+        log.info("Not saving the repaired index: another process is updating the library")
+    except OSError as error:
+        log.warning("Cannot save the repaired index %s: %s", index.path, error)
 
 
 def _remove_leftovers(places: Places) -> None:

@@ -168,7 +168,7 @@ class Searcher:
                 stored = self.catalogue.embedding_of_content(self.model_id, content_hash(data))
                 if stored is not None:
                     return normalise(stored)
-            decoded = decode(data, self.model.input_spec, thumbnail_size=None)
+            decoded = decode(data, self.model.input_spec, thumbnail_size=None, digest=b"")
         except PhotoError as error:
             raise QueryError(f"cannot use {path} as a query: {error}") from None
         vector: Vectors = self.model.encode_images([decoded.pixels])[0]

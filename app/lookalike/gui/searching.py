@@ -21,9 +21,10 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from lookalike.core.catalogue import Catalogue
 from lookalike.core.clip import ClipModel, ModelError
-from lookalike.core.library import Library
+from lookalike.core.library import Library, open_vectors
 from lookalike.core.places import Places
 from lookalike.core.search import Encoded, Query, QueryError, Result, Searcher
+from lookalike.core.vectors import VectorIndex
 from lookalike.gui.messages import Messages
 from lookalike.gui.results import PhotoResults
 from lookalike.gui.workers import Task
@@ -70,6 +71,8 @@ class Search(QObject):
         self._more_timer.setSingleShot(True)
         self._more_timer.setInterval(MORE_RESULTS_DELAY_MS)
         self._more_timer.timeout.connect(self._show_more)
+        self._index_task: Task | None = None
+        self._reload_index = False
         self._closed = False
 
     # Inputs
@@ -77,6 +80,7 @@ class Search(QObject):
     def set_model(self, model: ClipModel) -> None:
         self.model = model
         self._searcher = None
+        self._load_index()
         if self.query:
             self._show()
 
@@ -87,14 +91,53 @@ class Search(QObject):
         self._show()
 
     def library_changed(self) -> None:
-        """New photos were indexed or folders changed: load the vector index
-        again, list the library again, and run the query again."""
-        if self.model is not None:
-            self.library.reload_vectors(self.model)
-        self._searcher = None
+        """New photos were indexed or folders changed: list the library again,
+        and load the vector index again, running the query again once it is
+        loaded; until then the index loaded before answers."""
+        self._load_index()
         self.refresh_listing()
+
+    def _load_index(self) -> None:
+        """Load the model's vector index on a thread of its own: at a million
+        photos reading and checking it takes seconds."""
+        if self.model is None or self._closed:
+            return
+        if self._index_task is not None:
+            self._reload_index = True
+            return
+        places, model = self.library.places, self.model
+        task = Task("vector index", lambda: (model, open_vectors(places, model)), self)
+        task.succeeded.connect(self._on_index_loaded)
+        task.failed.connect(self._on_index_failed)
+        task.finished.connect(self._on_index_task_ended)
+        self._index_task = task
+        task.start()
+
+    @Slot(object)
+    def _on_index_loaded(self, loaded: tuple[ClipModel, VectorIndex]) -> None:
+        model, index = loaded
+        if self._closed or model is not self.model:
+            return
+        self.library.adopt_vectors(model, index)
+        self._searcher = self.library.searcher(model)
         if self.query:
             self._show()
+
+    @Slot(str)
+    def _on_index_failed(self, reason: str) -> None:
+        self.messages.problem(
+            f"The search index cannot be opened: {reason}. See the log for details.",
+            key="vector-index",
+        )
+
+    @Slot()
+    def _on_index_task_ended(self) -> None:
+        task, self._index_task = self._index_task, None
+        if task is not None:
+            task.deleteLater()
+        if self._reload_index:
+            self._reload_index = False
+            self._load_index()
 
     def refresh_listing(self) -> None:
         if self._listing_task is not None:
@@ -112,7 +155,8 @@ class Search(QObject):
         """Block until the listing and encoding threads, if any, have ended
         (for closing); answers still on their way are then dropped."""
         self._closed = True
-        for task in (self._listing_task, self._encoding_task):
+        self._more_timer.stop()
+        for task in (self._listing_task, self._encoding_task, self._index_task):
             if task is not None:
                 task.wait()
 
@@ -143,7 +187,8 @@ class Search(QObject):
             self._search_again = True
             return
         if self._searcher is None:
-            self._searcher = self.library.searcher(model)
+            self.shown.emit("Opening the search index…")  # the query runs once it is open
+            return
         searcher, query = self._searcher, self.query
         task = Task("encoding", lambda: searcher.encode_terms(query), self)
         # Bound slots, so that Qt delivers them on this object's (the GUI) thread.
