@@ -152,3 +152,27 @@ def test_searches_use_the_old_model_until_the_new_one_has_indexed(qtbot, open_wi
     assert window.provider_label.text().startswith("Runs on CPU")
     qtbot.waitUntil(lambda: sorted(first_names(window, 2)) == ["green-0.jpg", "green-1.jpg"],
                     timeout=5000)  # fmt: skip
+
+
+def test_fast_indexing_makes_an_int8_model_and_indexes_with_it(qtbot, open_window, indexed,
+                                                               toy_model):  # fmt: skip
+    store = ModelStore(indexed.models)
+    folder = store.import_folder(toy_model, name="toy-fast")
+    window = open_window(indexed, folder)
+    assert window.fast_action.isEnabled() and not window.fast_action.isChecked()
+    assert not (folder / "visual" / "model.int8.onnx").exists()
+
+    window.fast_action.trigger()
+
+    qtbot.waitUntil(lambda: window.model.visual_variant == "int8", timeout=20_000)
+    assert (folder / "visual" / "model.int8.onnx").is_file()
+    assert window.library.active_model == folder and window.library.active_variant == "int8"
+    assert window.fast_action.isChecked()
+    qtbot.waitUntil(lambda: not window.indexing.running, timeout=10_000)
+    qtbot.keyClicks(window.query_bar.edit, "green")
+    qtbot.waitUntil(lambda: sorted(first_names(window, 2)) == ["green-0.jpg", "green-1.jpg"],
+                    timeout=5000)  # fmt: skip
+
+    window.fast_action.trigger()  # and back
+    qtbot.waitUntil(lambda: window.model.visual_variant == "float", timeout=20_000)
+    assert window.library.active_variant == "float" and not window.fast_action.isChecked()
