@@ -204,3 +204,34 @@ def test_answers_are_kept_for_words_but_not_for_photos_from_disk(tmp_path, toy_m
         second = searcher.search(by_photo, 4)
     assert index_searches[-2:] == [4, 4]
     assert first[0].path != second[0].path
+
+
+def test_a_query_photo_the_library_holds_is_looked_up_not_encoded(tmp_path, toy_model):
+    import shutil
+
+    import numpy as np
+
+    from lookalike.core.catalogue import Catalogue
+    from lookalike.core.clip import normalise
+    from lookalike.core.search import build_query
+
+    photos = make_photos(tmp_path / "lib", 6)
+    copy = tmp_path / "elsewhere" / "copy.jpg"
+    copy.parent.mkdir()
+    shutil.copyfile(photos[0], copy)
+    places = Places.under(tmp_path / "data")
+    with Library(places) as library:
+        library.add_folders([tmp_path / "lib"])
+        model = library.load_model(toy_model)
+        library.index(model)
+        searcher = library.searcher(model)
+        [photo_id] = [r.photo_id for r in searcher.search(build_query("red", [], []), 6)
+                      if r.path == str(photos[0])]  # fmt: skip
+        stored = normalise(library.catalogue.embedding(searcher.model_id, photo_id))
+        query = build_query(None, [str(copy)], [])
+
+        with Catalogue(places.catalogue) as own:  # as the window's encoding thread does
+            looked_up = searcher.encode_terms(query, own)[("image", str(copy))]
+        encoded = searcher.encode_terms(query)[("image", str(copy))]
+    assert np.array_equal(looked_up, stored)  # the catalogue's float16 vector, exactly
+    assert not np.array_equal(encoded, stored) and float(encoded @ stored) > 0.99

@@ -115,10 +115,12 @@ class Searcher:
         self.vectors = vectors
         self._answers: OrderedDict[QueryKey, tuple[int, Found]] = OrderedDict()
 
-    def encode_terms(self, query: Query) -> Encoded:
+    def encode_terms(self, query: Query, catalogue: Catalogue | None = None) -> Encoded:
         """The embeddings of the query's words and outside photos: the slow part
-        of a search, and one that needs only the model, so that a window can
-        run it on another thread than the one that owns the catalogue."""
+        of a search, so that a window can run it on another thread than the one
+        that owns the catalogue. A photo whose content the library already holds
+        is looked up instead of decoded and encoded when that thread passes a
+        `catalogue` connection of its own."""
         encoded: Encoded = {}
         texts = [t for t in query.terms if t.kind is TermKind.TEXT and t.weight]
         if texts:
@@ -126,7 +128,7 @@ class Searcher:
             encoded.update((_key(t), vectors[i]) for i, t in enumerate(texts))
         for term in query.terms:
             if term.kind is TermKind.IMAGE and term.weight:
-                encoded[_key(term)] = self._image_vector(term.value, look_up=False)
+                encoded[_key(term)] = self._image_vector(term.value, catalogue)
         return encoded
 
     def query_vector(self, query: Query, encoded: Encoded | None = None) -> Vectors:
@@ -157,15 +159,15 @@ class Searcher:
             if stored is None:
                 raise QueryError("that photo has not been indexed yet")
             return normalise(stored)
-        return self._image_vector(term.value, look_up=True)
+        return self._image_vector(term.value, self.catalogue)
 
-    def _image_vector(self, path: str, look_up: bool) -> Vectors:
-        """A photo's embedding; with `look_up`, taken from the catalogue when
-        the same content is already indexed."""
+    def _image_vector(self, path: str, catalogue: Catalogue | None) -> Vectors:
+        """A photo's embedding; taken from the `catalogue` when it holds one of
+        the same content (a hash instead of a decode and an encode)."""
         try:
             data = read_photo_file(path)
-            if look_up:
-                stored = self.catalogue.embedding_of_content(self.model_id, content_hash(data))
+            if catalogue is not None:
+                stored = catalogue.embedding_of_content(self.model_id, content_hash(data))
                 if stored is not None:
                     return normalise(stored)
             decoded = decode(data, self.model.input_spec, thumbnail_size=None, digest=b"")

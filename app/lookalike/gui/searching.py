@@ -23,7 +23,7 @@ from lookalike.core.catalogue import Catalogue
 from lookalike.core.clip import ClipModel, ModelError
 from lookalike.core.library import Library, open_vectors
 from lookalike.core.places import Places
-from lookalike.core.search import Encoded, Query, QueryError, Result, Searcher
+from lookalike.core.search import Encoded, Query, QueryError, Result, Searcher, TermKind
 from lookalike.core.vectors import VectorIndex
 from lookalike.gui.messages import Messages
 from lookalike.gui.results import PhotoResults
@@ -189,8 +189,8 @@ class Search(QObject):
         if self._searcher is None:
             self.shown.emit("Opening the search index…")  # the query runs once it is open
             return
-        searcher, query = self._searcher, self.query
-        task = Task("encoding", lambda: searcher.encode_terms(query), self)
+        searcher, query, places = self._searcher, self.query, self.library.places
+        task = Task("encoding", lambda: _encode(searcher, query, places), self)
         # Bound slots, so that Qt delivers them on this object's (the GUI) thread.
         task.succeeded.connect(self._on_encoded)
         task.failed.connect(self._on_encoding_failed)
@@ -299,6 +299,15 @@ class Search(QObject):
         if self._relist:
             self._relist = False
             self.refresh_listing()
+
+
+def _encode(searcher: Searcher, query: Query, places: Places) -> Encoded:
+    """Runs on the encoding thread; photos from disk are first looked up by
+    content in a catalogue connection of its own."""
+    if not any(t.kind is TermKind.IMAGE for t in query.terms):
+        return searcher.encode_terms(query)
+    with Catalogue(places.catalogue) as catalogue:
+        return searcher.encode_terms(query, catalogue)
 
 
 def _newest_first(places: Places) -> Listing:
