@@ -35,11 +35,12 @@ from lookalike.core.places import Places  # noqa: E402
 log = logging.getLogger("bench")
 
 DISTINCT_THUMBNAILS = 400
-VERSION = 1
+# Bump when the library or the toy model changes, so that caches are made again.
+VERSION = 2
 
 
 def toy_model() -> Path:
-    folder = CACHE / "toy-clip"
+    folder = CACHE / f"toy-clip-ir{toy_clip.IR_VERSION}"
     if not (folder / "config.json").exists():
         toy_clip.build(folder)
     return folder

@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
@@ -93,14 +94,24 @@ def main() -> None:
         "photos": args.photos,
         "platform": args.platform,
         "rounds": args.rounds,
-        "median_s": {k: round(statistics.median(r[k] for r in rounds), 3) for k in keys},
-        "max_s": {k: round(max(r[k] for r in rounds), 3) for k in keys},
+        # A moment missing from a round (say, a model that failed to load) counts
+        # as never reached: that key becomes null rather than the report failing.
+        "median_s": {k: _summary(statistics.median, rounds, k) for k in keys},
+        "max_s": {k: _summary(max, rounds, k) for k in keys},
         "rows_shown": rounds[-1]["rows"],
         "python": platform.python_version(),
         "pyside": _pyside_version(),
         "cpus": os.cpu_count(),
     }
     print(json.dumps(report, indent=2))
+
+
+def _summary(
+    how: Callable[[list[float]], float], rounds: list[dict[str, float]], key: str
+) -> float | None:
+    if any(key not in r for r in rounds):
+        return None
+    return round(how([r[key] for r in rounds]), 3)
 
 
 def _pyside_version() -> str:
