@@ -507,7 +507,7 @@ def measure_end_to_end(embeddings: npt.NDArray[np.float32], model_dir: Path) -> 
     result["window"] = {
         "what": (
             f"the window shows the first {WINDOW_FIRST} matches at once and adds the rest "
-            f"of its {WINDOW_LIMIT} after a paint"
+            f"of its {WINDOW_LIMIT}, searched on another thread, after a paint"
         ),
         "new_query_over_text_encoder_ms": {
             "paired_median": first["overhead_paired_median_ms"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, Qt, QUrl
@@ -38,7 +39,17 @@ def test_typing_a_query_puts_the_matching_photos_first(qtbot, open_window, index
 def test_the_first_matches_come_at_once_and_the_rest_follow(
     qtbot, open_window, indexed, monkeypatch
 ):
-    monkeypatch.setattr("lookalike.gui.searching.FIRST_RESULTS", 3)
+    from lookalike.gui import searching
+
+    monkeypatch.setattr(searching, "FIRST_RESULTS", 3)
+    threads = []
+    search_apart = searching._search_apart
+
+    def spy(*args):
+        threads.append(threading.current_thread())
+        return search_apart(*args)
+
+    monkeypatch.setattr(searching, "_search_apart", spy)
     window = open_window(indexed)
     results = window.results
     seen = []
@@ -50,6 +61,7 @@ def test_the_first_matches_come_at_once_and_the_rest_follow(
     everything = 2 * len(COLOURS)
     qtbot.waitUntil(lambda: results.has_scores and results.rowCount() == everything, timeout=5000)
     assert seen[-2:] == [("shown", 3), ("added", everything)]
+    assert threads and threading.main_thread() not in threads  # the rest was searched apart
     assert all_red(top_names(window, 2))
     ids = [results.photo_id(row) for row in range(everything)]
     assert len(set(ids)) == everything

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import Enum
@@ -114,6 +115,7 @@ class Searcher:
         self.model_id = model_id
         self.vectors = vectors
         self._answers: OrderedDict[QueryKey, tuple[int, Found]] = OrderedDict()
+        self._answers_lock = threading.Lock()
 
     def encode_terms(self, query: Query, catalogue: Catalogue | None = None) -> Encoded:
         """The embeddings of the query's words and outside photos: the slow part
@@ -131,7 +133,9 @@ class Searcher:
                 encoded[_key(term)] = self._image_vector(term.value, catalogue)
         return encoded
 
-    def query_vector(self, query: Query, encoded: Encoded | None = None) -> Vectors:
+    def query_vector(
+        self, query: Query, encoded: Encoded | None = None, catalogue: Catalogue | None = None
+    ) -> Vectors:
         if not query:
             raise QueryError("the query is empty: type some words or add a photo")
         encoded = dict(encoded or {})
@@ -146,20 +150,20 @@ class Searcher:
                 continue
             vector = encoded.get(_key(term))
             if vector is None:
-                vector = self._photo_vector(term)
+                vector = self._photo_vector(term, catalogue or self.catalogue)
             total += term.weight * vector
         combined = normalise(total)
         if not np.any(combined):
             raise QueryError("the terms of this query cancel each other out")
         return combined
 
-    def _photo_vector(self, term: Term) -> Vectors:
+    def _photo_vector(self, term: Term, catalogue: Catalogue) -> Vectors:
         if term.kind is TermKind.PHOTO:
-            stored = self.catalogue.embedding(self.model_id, int(term.value))
+            stored = catalogue.embedding(self.model_id, int(term.value))
             if stored is None:
                 raise QueryError("that photo has not been indexed yet")
             return normalise(stored)
-        return self._image_vector(term.value, self.catalogue)
+        return self._image_vector(term.value, catalogue)
 
     def _image_vector(self, path: str, catalogue: Catalogue | None) -> Vectors:
         """A photo's embedding; taken from the `catalogue` when it holds one of
@@ -176,15 +180,26 @@ class Searcher:
         vector: Vectors = self.model.encode_images([decoded.pixels])[0]
         return vector
 
-    def search(self, query: Query, limit: int = 20, encoded: Encoded | None = None) -> list[Result]:
+    def search(
+        self,
+        query: Query,
+        limit: int = 20,
+        encoded: Encoded | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> list[Result]:
         """The photos that best match the query, best first; `encoded` holds
         term embeddings already made by `encode_terms`. The answer is kept, so
         the same query again, or one asking for fewer, is served from memory;
-        whether each file can be reached is looked at every time."""
+        whether each file can be reached is looked at every time.
+
+        On another thread than the Searcher's own, pass that thread's
+        `catalogue` connection: the vector index may be searched from several
+        threads at once, a catalogue connection only from its own."""
         found = self._remembered(query, limit)
         if found is None:
-            keys, scores = self.vectors.search(self.query_vector(query, encoded), limit)
-            paths = self.catalogue.photo_paths([int(k) for k in keys])
+            vector = self.query_vector(query, encoded, catalogue)
+            keys, scores = self.vectors.search(vector, limit)
+            paths = (catalogue or self.catalogue).photo_paths([int(k) for k in keys])
             found = [
                 (int(key), paths[int(key)], float(score))
                 for key, score in zip(keys, scores, strict=True)
@@ -195,10 +210,11 @@ class Searcher:
         return [Result(photo_id, path, score, reachable(path)) for photo_id, path, score in found]
 
     def _remembered(self, query: Query, limit: int) -> Found | None:
-        kept = self._answers.get(query.key())
-        if kept is None or kept[0] < limit:
-            return None
-        self._answers.move_to_end(query.key())
+        with self._answers_lock:
+            kept = self._answers.get(query.key())
+            if kept is None or kept[0] < limit:
+                return None
+            self._answers.move_to_end(query.key())
         # A wider search ranks its first few at least as well as a narrow one.
         return kept[1][:limit]
 
@@ -207,10 +223,11 @@ class Searcher:
         # words and library photos are kept.
         if any(t.kind is TermKind.IMAGE for t in query.terms):
             return
-        self._answers[query.key()] = (limit, found)
-        self._answers.move_to_end(query.key())
-        while len(self._answers) > ANSWER_CACHE_SIZE:
-            self._answers.popitem(last=False)
+        with self._answers_lock:
+            self._answers[query.key()] = (limit, found)
+            self._answers.move_to_end(query.key())
+            while len(self._answers) > ANSWER_CACHE_SIZE:
+                self._answers.popitem(last=False)
 
 
 class _FolderCheck:

@@ -71,6 +71,7 @@ class Search(QObject):
         self._more_timer.setSingleShot(True)
         self._more_timer.setInterval(MORE_RESULTS_DELAY_MS)
         self._more_timer.timeout.connect(self._show_more)
+        self._more_task: Task | None = None
         self._index_task: Task | None = None
         self._reload_index = False
         self._closed = False
@@ -156,7 +157,7 @@ class Search(QObject):
         (for closing); answers still on their way are then dropped."""
         self._closed = True
         self._more_timer.stop()
-        for task in (self._listing_task, self._encoding_task, self._index_task):
+        for task in (self._listing_task, self._encoding_task, self._index_task, self._more_task):
             if task is not None:
                 task.wait()
 
@@ -226,15 +227,37 @@ class Search(QObject):
 
     @Slot()
     def _show_more(self) -> None:
-        """The rest of the window's limit, after the first results, which stay put."""
-        if self._more is None:
-            return
-        searcher, query, encoded, shown = self._more
-        self._more = None
+        """Search for the rest of the window's limit on a thread of its own: at a
+        million photos that takes tens of milliseconds (graph search 1,000 wide,
+        paths), which the GUI thread would spend frozen."""
+        if self._more is None or self._more_task is not None:
+            return  # one at a time: a newer query's rest waits for the running one
+        wanted, self._more = self._more, None
+        searcher, query, encoded, _ = wanted
         if self._closed or searcher is not self._searcher or query.key() != self.query.key():
             return
-        found = self._run(searcher, query, self.limit, encoded)
-        if found is None:
+        places, limit = self.library.places, self.limit
+        task = Task(
+            "more results",
+            lambda: (wanted, _search_apart(searcher, query, encoded, places, limit)),
+            self,
+        )
+        task.succeeded.connect(self._on_more)
+        task.failed.connect(self._on_more_failed)
+        task.finished.connect(self._on_more_ended)
+        self._more_task = task
+        task.start()
+
+    @Slot(object)
+    def _on_more(self, answer: tuple[tuple[Searcher, Query, Encoded, int], list[Result]]) -> None:
+        """Append what the wider search found below the results shown, which stay put."""
+        (searcher, query, _, shown), found = answer
+        if (
+            self._more is not None
+            or self._closed
+            or searcher is not self._searcher
+            or query.key() != self.query.key()
+        ):
             return
         present = {self.results.photo_id(row) for row in range(min(shown, self.results.rowCount()))}
         rest = [r for r in found if r.photo_id not in present]
@@ -244,6 +267,18 @@ class Search(QObject):
             [r.available for r in rest],
         )
         self._say_found(self.results.rowCount())
+
+    @Slot(str)
+    def _on_more_failed(self, reason: str) -> None:
+        log.warning("Searching for more results failed: %s", reason)
+
+    @Slot()
+    def _on_more_ended(self) -> None:
+        task, self._more_task = self._more_task, None
+        if task is not None:
+            task.deleteLater()
+        if self._more is not None and not self._more_timer.isActive():
+            self._show_more()  # a newer query's rest was waiting for this thread
 
     def _run(
         self, searcher: Searcher, query: Query, limit: int, encoded: Encoded
@@ -308,6 +343,14 @@ def _encode(searcher: Searcher, query: Query, places: Places) -> Encoded:
         return searcher.encode_terms(query)
     with Catalogue(places.catalogue) as catalogue:
         return searcher.encode_terms(query, catalogue)
+
+
+def _search_apart(
+    searcher: Searcher, query: Query, encoded: Encoded, places: Places, limit: int
+) -> list[Result]:
+    """Runs on the more-results thread, with a catalogue connection of its own."""
+    with Catalogue(places.catalogue) as catalogue:
+        return searcher.search(query, limit, encoded, catalogue)
 
 
 def _newest_first(places: Places) -> Listing:
