@@ -95,22 +95,25 @@ def test_a_failed_transaction_changes_nothing(tmp_path):
 def test_connections_opening_a_new_catalogue_together_migrate_it_once(tmp_path):
     import threading
 
-    path = tmp_path / "c.sqlite3"
-    errors: list[BaseException] = []
-    start = threading.Barrier(4)
+    # The race (who switches a new file to WAL first) is lost only now and
+    # then, so it is run on many new files.
+    for attempt in range(150):
+        path = tmp_path / f"c{attempt}.sqlite3"
+        errors: list[BaseException] = []
+        start = threading.Barrier(8)
 
-    def open_it() -> None:
-        start.wait()
-        try:
-            Catalogue(path).close()
-        except BaseException as error:
-            errors.append(error)
+        def open_it(path=path, errors=errors, start=start) -> None:
+            start.wait()
+            try:
+                Catalogue(path).close()
+            except BaseException as error:
+                errors.append(error)
 
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    with Catalogue(path) as catalogue:
-        assert catalogue.version == len(MIGRATIONS)
+        threads = [threading.Thread(target=open_it) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        with Catalogue(path) as catalogue:
+            assert catalogue.version == len(MIGRATIONS)

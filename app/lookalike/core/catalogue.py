@@ -127,6 +127,24 @@ class CatalogueError(RuntimeError):
     """The catalogue file cannot be opened or is of a newer version."""
 
 
+BUSY_TIMEOUT_S = 30.0
+
+
+def _use_wal(db: sqlite3.Connection) -> None:
+    """Switch the file to write-ahead logging. The first connection to a new file
+    does it; SQLite answers the others "database is locked" at once, without
+    waiting out the busy timeout, so they try again until it has."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Catalogue:
     """One connection to the catalogue; use one per thread."""
 
@@ -134,8 +152,8 @@ class Catalogue:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            _use_wal(self.db)
             self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
