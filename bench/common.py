@@ -1,10 +1,13 @@
 """What the benchmarks share: camera-size test photos, the models they run, and
 a description of the machine, all made on demand and cached under bench/.cache/.
 
-The photos are synthetic but cost what camera JPEGs cost to read: 4000×3000
-pixels, quality 92, about 3 MB each, with smooth gradients, hard-edged shapes
-and sensor-like grain, and the EXIF a camera writes. They are made from a fixed
-seed per photo, so every run and every machine decodes the same bytes.
+The photos cost what camera JPEGs cost to read: 4000×3000 pixels, quality 92,
+about 3 MB each, with sensor-like grain and the EXIF a camera writes. Each is
+made from one of scikit-image's public-domain and CC0 sample photos (the
+`bench` extra installs it; only its data files are read), cropped, flipped and
+tinted by a fixed seed per photo, so every run and every machine decodes the
+same bytes. Without scikit-image they are drawn instead (colour fields and
+shapes), and the reports say which.
 """
 
 from __future__ import annotations
@@ -37,8 +40,14 @@ CACHE = BENCH / ".cache"
 PHOTO_SIZE = (4000, 3000)
 PHOTO_QUALITY = 92
 # Bump when the generator changes, so that cached photos are made again.
-PHOTO_VERSION = 1
+PHOTO_VERSION = 2
 GRAIN = 4.0  # standard deviation of the per-pixel noise, in 8-bit levels
+# scikit-image's sample photos that are public domain or CC0 (see the notes in
+# skimage/data/_fetchers.py): NASA, SpaceX, and photographers' CC0 dedications.
+SAMPLE_PHOTOS = (
+    "astronaut.png", "chelsea.png", "coffee.png", "hubble_deep_field.jpg", "ihc.png",
+    "retina.jpg", "rocket.jpg",
+)  # fmt: skip
 
 EXIF_MAKE, EXIF_MODEL, EXIF_ORIENTATION, EXIF_DATETIME = 0x010F, 0x0110, 0x0112, 0x0132
 EXIF_IFD, EXIF_DATETIME_ORIGINAL = 0x8769, 0x9003
@@ -49,9 +58,27 @@ VIT_B_32 = ("ViT-B-32", "openai")
 # Photos
 
 
+def sample_photos() -> list[Path]:
+    """scikit-image's sample photos, found without importing it (which would
+    import scipy and more); empty when it is not installed."""
+    spec = importlib.util.find_spec("skimage")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
+    return [data / name for name in SAMPLE_PHOTOS if (data / name).is_file()]
+
+
+def photo_source() -> str:
+    if sample_photos():
+        return "scikit-image sample photos, cropped, tinted, enlarged, with grain"
+    return "drawn colour fields and shapes with grain (scikit-image is not installed)"
+
+
 def camera_photos(count: int) -> list[Path]:
     """`count` camera-size JPEGs, made once and then taken from the cache."""
-    folder = CACHE / "photos" / f"v{PHOTO_VERSION}-{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}-q{PHOTO_QUALITY}"
+    kind = "samples" if sample_photos() else "drawn"
+    size = f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]}"
+    folder = CACHE / "photos" / f"v{PHOTO_VERSION}-{kind}-{size}-q{PHOTO_QUALITY}"
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"photo-{index:04d}.jpg" for index in range(count)]
     missing = [(index, path) for index, path in enumerate(paths) if not path.exists()]
@@ -70,9 +97,34 @@ def _write_photo(index: int, path: Path) -> None:
 
 
 def synthetic_photo(seed: int) -> bytes:
-    """A natural-looking 12-megapixel JPEG: a smooth colour field, a scatter of
-    soft-edged shapes, mottled texture and fine grain."""
+    """A 12-megapixel camera JPEG: a sample photo (or, without scikit-image, a
+    drawn scene), mottled texture and fine grain, and camera EXIF."""
     rng = np.random.default_rng(seed)
+    samples = sample_photos()
+    scene = _from_sample(samples[seed % len(samples)], rng) if samples else _drawn(rng)
+    return _camera_jpeg(scene, rng, seed)
+
+
+def _from_sample(path: Path, rng: np.random.Generator) -> Image.Image:
+    """A 4:3 crop of the sample (60-100% of its shorter side), maybe mirrored,
+    tinted per channel, and enlarged to the photo size."""
+    with Image.open(path) as opened:
+        sample = opened.convert("RGB")
+    width, height = sample.size
+    crop_height = int(min(height, width * 3 / 4) * rng.uniform(0.6, 1.0))
+    crop_width = crop_height * 4 // 3
+    left = int(rng.integers(0, width - crop_width + 1))
+    top = int(rng.integers(0, height - crop_height + 1))
+    scene = sample.crop((left, top, left + crop_width, top + crop_height))
+    if rng.random() < 0.5:
+        scene = scene.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    tint = rng.uniform(0.85, 1.15, 3)
+    tinted = np.clip(np.asarray(scene, dtype=np.float32) * tint, 0, 255).astype(np.uint8)
+    return Image.fromarray(tinted).resize(PHOTO_SIZE, Image.Resampling.BICUBIC)
+
+
+def _drawn(rng: np.random.Generator) -> Image.Image:
+    """A smooth colour field with a scatter of soft-edged shapes."""
     width, height = PHOTO_SIZE
 
     colours = (rng.random((4, 5, 3)) * 255).astype(np.uint8)
@@ -90,8 +142,11 @@ def synthetic_photo(seed: int) -> bytes:
                 (x + int(rng.integers(-w, w)), y + int(rng.integers(-h, h))) for _ in range(corners)
             ]
             draw.polygon(points, fill=fill)
-    canvas = canvas.filter(ImageFilter.GaussianBlur(3))
+    return canvas.filter(ImageFilter.GaussianBlur(3))
 
+
+def _camera_jpeg(canvas: Image.Image, rng: np.random.Generator, seed: int) -> bytes:
+    width, height = PHOTO_SIZE
     mottle = (rng.random((height // 8, width // 8)) * 255).astype(np.uint8)
     mottle_image = Image.fromarray(mottle).resize(PHOTO_SIZE, Image.Resampling.BILINEAR)
     texture = (np.asarray(mottle_image, dtype=np.int16) - 128) // 5

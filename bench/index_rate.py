@@ -51,6 +51,7 @@ from common import (
     exported_model,
     machine,
     photo_folder,
+    photo_source,
     toy_model,
     wait_for_quiet,
 )
@@ -184,7 +185,7 @@ def summarise(
             "count": len(photos),
             "size": dimensions,
             "mean_file_mb": round(statistics.mean(sizes) / 1e6, 2),
-            "source": "synthetic JPEGs from bench/common.py, warm in the page cache",
+            "source": f"{photo_source()}, from bench/common.py, warm in the page cache",
         },
         "model": model,
         "rounds": len(rounds),
