@@ -235,3 +235,38 @@ def test_a_query_photo_the_library_holds_is_looked_up_not_encoded(tmp_path, toy_
         encoded = searcher.encode_terms(query)[("image", str(copy))]
     assert np.array_equal(looked_up, stored)  # the catalogue's float16 vector, exactly
     assert not np.array_equal(encoded, stored) and float(encoded @ stored) > 0.99
+
+
+def test_a_loaded_index_is_kept_while_current_and_loaded_again_when_not(tmp_path, toy_model):
+    from lookalike.core.library import open_vectors
+
+    make_photos(tmp_path / "lib", 6)
+    places = Places.under(tmp_path / "data")
+    with Library(places) as library:
+        library.add_folders([tmp_path / "lib"])
+        model = library.load_model(toy_model)
+        library.index(model)
+        first = library.loaded_vectors(model)
+        assert first is not None and first.matches_file
+
+        library.index(model)  # nothing changed: the index in memory goes on
+        assert library.loaded_vectors(model) is first
+        assert open_vectors(places, model, first) is first  # as the window asks
+
+        with Library(places) as other:  # another process adds photos and saves
+            make_photo(tmp_path / "lib" / "new.jpg", "purple", size=(160, 120))
+            assert other.index(other.load_model(toy_model)).encoded == 1
+        assert not first.matches_file
+        reloaded = open_vectors(places, model, first)
+        assert reloaded is not first and len(reloaded) == 7
+        library.index(model)
+        assert library.loaded_vectors(model) is not first and len(library.vectors(model)) == 7
+
+        # A writer whose index save failed leaves the file as it was but the
+        # catalogue changed: the count gives it away.
+        current = library.vectors(model)
+        assert current.matches_file
+        gone = int(current.keys()[0])
+        library.catalogue.delete_photos([gone])
+        after = open_vectors(places, model, current)
+    assert after is not current and gone not in after.keys().tolist()

@@ -370,6 +370,10 @@ class Catalogue:
         ).fetchone()
         return None if row is None else _vector(row[0])
 
+    def embedding_count(self, model_id: int) -> int:
+        row = self.db.execute("SELECT count(*) FROM embeddings WHERE model_id = ?", (model_id,))
+        return int(row.fetchone()[0])
+
     def embedding_ids(self, model_id: int) -> npt.NDArray[np.uint64]:
         rows = self.db.execute(
             "SELECT photo_id FROM embeddings WHERE model_id = ? ORDER BY photo_id", (model_id,)

@@ -114,6 +114,10 @@ class Library:
         """Use an index that `open_vectors` made on another thread."""
         self._vectors[model.key] = index
 
+    def loaded_vectors(self, model: ClipModel) -> VectorIndex | None:
+        """The model's index if one is loaded, without loading it."""
+        return self._vectors.get(model.key)
+
     # Work
 
     def index(
@@ -129,7 +133,9 @@ class Library:
         """
         with self.writer:
             _remove_leftovers(self.places)
-            self.reload_vectors(model)  # another writer may have saved since we loaded
+            loaded = self._vectors.get(model.key)
+            if loaded is not None and not _still_current(self.catalogue, model, loaded):
+                self.reload_vectors(model)  # another writer has saved since we loaded
             indexer = Indexer(self.catalogue, model, self.vectors(model), self.thumbnails, workers)
             return indexer.run(progress, cancel)
 
@@ -159,12 +165,27 @@ class Library:
             self._vectors.pop(model.key, None)
 
 
-def open_vectors(places: Places, model: ClipModel) -> VectorIndex:
+def open_vectors(
+    places: Places, model: ClipModel, loaded: VectorIndex | None = None
+) -> VectorIndex:
     """What `Library.vectors` does, on a catalogue connection and writer lock of
     its own, so that a window can load a large index off its GUI thread (at a
-    million photos that takes seconds) and hand it over with `adopt_vectors`."""
+    million photos that takes seconds) and hand it over with `adopt_vectors`.
+    An index `loaded` before is given back as it is while it is still current."""
     with Catalogue(places.catalogue) as catalogue:
+        if loaded is not None and _still_current(catalogue, model, loaded):
+            return loaded
         return _reconciled(catalogue, places, model, WriterLock(places.data / "writer.lock"))
+
+
+def _still_current(catalogue: Catalogue, model: ClipModel, index: VectorIndex) -> bool:
+    """Whether a loaded index can go on serving: its file has not been replaced
+    since, and it holds as many photos as the catalogue has embeddings (which
+    catches a writer whose index save failed)."""
+    if not index.matches_file:
+        return False
+    model_id = catalogue.model_id(model.key, model.dim)
+    return len(index) == catalogue.embedding_count(model_id)
 
 
 def _reconciled(

@@ -39,7 +39,27 @@ class VectorIndex:
         self.path = path
         self.ndim = ndim
         self.dirty = False
+        # The file this index was loaded from or last saved as: (inode, size, mtime).
+        self.file_state: tuple[int, int, int] | None = None
         self.index = self._load()
+
+    def _current_file_state(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_ino, info.st_size, info.st_mtime_ns
+
+    @property
+    def matches_file(self) -> bool:
+        """Whether this index holds what its file holds: nothing unsaved here,
+        and the file is still the one it was loaded from or saved as (saves
+        replace the file, so another writer's save shows as a new inode)."""
+        return (
+            not self.dirty
+            and self.file_state is not None
+            and self._current_file_state() == self.file_state
+        )
 
     def _new(self) -> Index:
         return Index(
@@ -60,8 +80,11 @@ class VectorIndex:
                 return self._new()
             # Loading into an index made here keeps the search settings, which
             # the file does not store; its graph and connectivity come from the file.
+            before = self._current_file_state()
             index = self._new()
             index.load(str(self.path))
+            # Replaced while loading: which one was read is unknown, so it matches neither.
+            self.file_state = before if self._current_file_state() == before else None
         except Exception as error:
             log.warning("The vector index %s is damaged (%s); rebuilding it", self.path, error)
             return self._new()
@@ -132,6 +155,7 @@ class VectorIndex:
             temporary.unlink(missing_ok=True)
         _sync_folder(self.path.parent)
         self.dirty = False
+        self.file_state = self._current_file_state()
 
 
 def _sync_folder(folder: Path) -> None:

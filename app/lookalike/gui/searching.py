@@ -107,7 +107,10 @@ class Search(QObject):
             self._reload_index = True
             return
         places, model = self.library.places, self.model
-        task = Task("vector index", lambda: (model, open_vectors(places, model)), self)
+        # At a million photos loading takes seconds: the one loaded is kept when
+        # an indexing run changed nothing (it checks the file and the count).
+        loaded = self.library.loaded_vectors(model)
+        task = Task("vector index", lambda: (model, open_vectors(places, model, loaded)), self)
         task.succeeded.connect(self._on_index_loaded)
         task.failed.connect(self._on_index_failed)
         task.finished.connect(self._on_index_task_ended)
