@@ -27,7 +27,7 @@ from lookalike.core.search import Encoded, Query, QueryError, Result, Searcher, 
 from lookalike.core.vectors import VectorIndex
 from lookalike.gui.messages import Messages
 from lookalike.gui.results import PhotoResults
-from lookalike.gui.workers import Task
+from lookalike.gui.workers import Task, start_task
 
 log = logging.getLogger(__name__)
 
@@ -110,12 +110,14 @@ class Search(QObject):
         # At a million photos loading takes seconds: the one loaded is kept when
         # an indexing run changed nothing (it checks the file and the count).
         loaded = self.library.loaded_vectors(model)
-        task = Task("vector index", lambda: (model, open_vectors(places, model, loaded)), self)
-        task.succeeded.connect(self._on_index_loaded)
-        task.failed.connect(self._on_index_failed)
-        task.finished.connect(self._on_index_task_ended)
-        self._index_task = task
-        task.start()
+        self._index_task = start_task(
+            "vector index",
+            lambda: (model, open_vectors(places, model, loaded)),
+            self,
+            self._on_index_loaded,
+            self._on_index_failed,
+            self._on_index_task_ended,
+        )
 
     @Slot(object)
     def _on_index_loaded(self, loaded: tuple[ClipModel, VectorIndex]) -> None:
@@ -148,12 +150,14 @@ class Search(QObject):
             self._relist = True
             return
         places = self.library.places
-        task = Task("listing", lambda: _newest_first(places), self)
-        task.succeeded.connect(self._on_listed)
-        task.failed.connect(self._on_listing_failed)
-        task.finished.connect(self._on_listing_ended)
-        self._listing_task = task
-        task.start()
+        self._listing_task = start_task(
+            "listing",
+            lambda: _newest_first(places),
+            self,
+            self._on_listed,
+            self._on_listing_failed,
+            self._on_listing_ended,
+        )
 
     def wait(self) -> None:
         """Block until the listing and encoding threads, if any, have ended
@@ -194,14 +198,15 @@ class Search(QObject):
             self.shown.emit("Opening the search index…")  # the query runs once it is open
             return
         searcher, query, places = self._searcher, self.query, self.library.places
-        task = Task("encoding", lambda: _encode(searcher, query, places), self)
-        # Bound slots, so that Qt delivers them on this object's (the GUI) thread.
-        task.succeeded.connect(self._on_encoded)
-        task.failed.connect(self._on_encoding_failed)
-        task.finished.connect(self._on_encoding_ended)
-        self._encoding_task = task
         self._encoding = (searcher, query)
-        task.start()
+        self._encoding_task = start_task(
+            "encoding",
+            lambda: _encode(searcher, query, places),
+            self,
+            self._on_encoded,
+            self._on_encoding_failed,
+            self._on_encoding_ended,
+        )
 
     @Slot(object)
     def _on_encoded(self, encoded: Encoded) -> None:
@@ -240,16 +245,14 @@ class Search(QObject):
         if self._closed or searcher is not self._searcher or query.key() != self.query.key():
             return
         places, limit = self.library.places, self.limit
-        task = Task(
+        self._more_task = start_task(
             "more results",
             lambda: (wanted, _search_apart(searcher, query, encoded, places, limit)),
             self,
+            self._on_more,
+            self._on_more_failed,
+            self._on_more_ended,
         )
-        task.succeeded.connect(self._on_more)
-        task.failed.connect(self._on_more_failed)
-        task.finished.connect(self._on_more_ended)
-        self._more_task = task
-        task.start()
 
     @Slot(object)
     def _on_more(self, answer: tuple[tuple[Searcher, Query, Encoded, int], list[Result]]) -> None:

@@ -68,7 +68,7 @@ from lookalike.gui.settings import Settings
 from lookalike.gui.setup import EmptyLibraryPage, ModelPage
 from lookalike.gui.thumbnails import Thumbnails
 from lookalike.gui.watching import FolderWatch
-from lookalike.gui.workers import Task
+from lookalike.gui.workers import Task, start_task
 
 log = logging.getLogger(__name__)
 
@@ -350,12 +350,14 @@ class MainWindow(QMainWindow):
             return
         self.provider_label.setText("Model: loading…")
         preference = self.settings.get(registry.EXECUTION_PROVIDER)
-        task = Task("model", lambda: load_model(folder, variant, preference), self)
-        task.succeeded.connect(self._on_model_loaded)
-        task.failed.connect(lambda reason: self._on_model_failed(folder, reason))
-        task.finished.connect(self._on_model_task_ended)
-        self._model_task = task
-        task.start()
+        self._model_task = start_task(
+            "model",
+            lambda: load_model(folder, variant, preference),
+            self,
+            self._on_model_loaded,
+            lambda reason: self._on_model_failed(folder, reason),
+            self._on_model_task_ended,
+        )
 
     @Slot(Path)
     def use_model(self, folder: Path) -> None:
@@ -379,12 +381,14 @@ class MainWindow(QMainWindow):
         folder = chosen.folder
         if variant == "int8" and not (folder / VISUAL_VARIANTS["int8"]).is_file():
             self.statusBar().showMessage(f"Making an int8 copy of {chosen.name}'s visual model…")
-            task = Task("quantize", lambda: quantize_visual(folder), self)
-            task.succeeded.connect(self._on_quantized)
-            task.failed.connect(self._on_quantize_failed)
-            task.finished.connect(self._on_quantize_ended)
-            self._quantizing = task
-            task.start()
+            self._quantizing = start_task(
+                "quantize",
+                lambda: quantize_visual(folder),
+                self,
+                self._on_quantized,
+                self._on_quantize_failed,
+                self._on_quantize_ended,
+            )
             return
         self._use_variant(folder, variant)
 

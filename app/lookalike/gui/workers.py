@@ -53,3 +53,21 @@ class Task(QThread):
             self.failed.emit(str(error) or type(error).__name__)
             return
         self.succeeded.emit(result)
+
+
+def start_task(
+    name: str,
+    work: Callable[[], Any],
+    parent: QObject,
+    succeeded: Callable[[Any], object],
+    failed: Callable[[str], object],
+    finished: Callable[[], object],
+) -> Task:
+    """Run `work` on a thread of its own and tell these about its end. Pass
+    bound slots of `parent`, so that Qt delivers them on the parent's thread."""
+    task = Task(name, work, parent)
+    task.succeeded.connect(succeeded)
+    task.failed.connect(failed)
+    task.finished.connect(finished)
+    task.start()
+    return task
