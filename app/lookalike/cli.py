@@ -258,7 +258,7 @@ def _print_report(report: IndexReport, model: ClipModel) -> None:
     )
     if not report.index_saved:
         print("  the search index could not be saved; it will be rebuilt next time", file=err)
-    for reason in dict.fromkeys(r for c in model.providers.values() for r in c.dropped):
+    for reason in model.dropped_providers:
         print(f"  {reason}; ran on {model.provider} instead", file=err)
     for folder in report.missing_folders:
         print(f"  folder missing, its photos are kept: {folder}", file=err)

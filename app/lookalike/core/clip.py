@@ -183,14 +183,10 @@ def create_session(
             log.warning("%s; trying the next execution provider", reason)
             choice.dropped.append(reason)
             continue
+        fallback = [] if provider == "CPUExecutionProvider" else ["CPUExecutionProvider"]
         try:
-            if provider == "CPUExecutionProvider":
-                session = ort.InferenceSession(str(path), options, providers=[provider])
-            else:
-                with _onnxruntime_quiet():
-                    session = ort.InferenceSession(
-                        str(path), options, providers=[provider, "CPUExecutionProvider"]
-                    )
+            with _onnxruntime_quiet() if fallback else contextlib.nullcontext():
+                session = ort.InferenceSession(str(path), options, providers=[provider, *fallback])
         except Exception as error:
             if provider == "CPUExecutionProvider":
                 raise ModelError(f"{path} cannot be loaded: {error}") from error
@@ -306,6 +302,11 @@ class ClipModel:
         """The execution provider the visual encoder runs on, in plain words."""
         choice = self.providers.get("visual") or self.providers.get("textual")
         return choice.name if choice else "not loaded"
+
+    @property
+    def dropped_providers(self) -> list[str]:
+        """Why each execution provider passed over was dropped, once each."""
+        return list(dict.fromkeys(r for c in self.providers.values() for r in c.dropped))
 
     # Photos
 

@@ -133,9 +133,9 @@ class Library:
         """
         with self.writer:
             _remove_leftovers(self.places)
-            loaded = self._vectors.get(model.key)
+            loaded = self.loaded_vectors(model)
             if loaded is not None and not _still_current(self.catalogue, model, loaded):
-                self.reload_vectors(model)  # another writer has saved since we loaded
+                del self._vectors[model.key]  # another writer has saved since we loaded
             indexer = Indexer(self.catalogue, model, self.vectors(model), self.thumbnails, workers)
             return indexer.run(progress, cancel)
 
@@ -154,15 +154,6 @@ class Library:
             failures=self.catalogue.failures(),
             model=model.name if model else None,
         )
-
-    def reload_vectors(self, model: ClipModel | None = None) -> None:
-        """Forget the cached vector index of `model` (of every model when None),
-        so the next search loads it again and sees what another connection,
-        such as a background indexer, has added since."""
-        if model is None:
-            self._vectors.clear()
-        else:
-            self._vectors.pop(model.key, None)
 
 
 def open_vectors(

@@ -56,10 +56,7 @@ class PhotoResults(QAbstractListModel):
     ) -> None:
         """Show these photos, in this order; `scores` when they answer a search,
         `available` when it is known which files can be reached now."""
-        if scores is not None and len(scores) != len(photos):
-            raise ValueError("there must be one score per photo")
-        if available is not None and len(available) != len(photos):
-            raise ValueError("there must be one availability per photo")
+        _check_lengths(photos, scores, available)
         self.beginResetModel()
         self._photos = photos
         self._scores = scores
@@ -85,10 +82,7 @@ class PhotoResults(QAbstractListModel):
             self._available is None
         ):
             raise ValueError("added photos must come with what the shown ones came with")
-        if scores is not None and len(scores) != len(photos):
-            raise ValueError("there must be one score per photo")
-        if available is not None and len(available) != len(photos):
-            raise ValueError("there must be one availability per photo")
+        _check_lengths(photos, scores, available)
         first = self._count
         self.beginInsertRows(QModelIndex(), first, first + len(photos) - 1)
         self._photos = [*self._photos, *photos]
@@ -197,3 +191,14 @@ class PhotoResults(QAbstractListModel):
         if 0 <= row < len(self._photos) and self._photos[row][0] == photo_id:
             index = self.index(row, 0)
             self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+
+def _check_lengths(
+    photos: Sequence[tuple[int, str]],
+    scores: Sequence[float] | None,
+    available: Sequence[bool] | None,
+) -> None:
+    if scores is not None and len(scores) != len(photos):
+        raise ValueError("there must be one score per photo")
+    if available is not None and len(available) != len(photos):
+        raise ValueError("there must be one availability per photo")

@@ -480,7 +480,7 @@ class MainWindow(QMainWindow):
         self.model = model
         self.fast_action.setEnabled(True)
         self.fast_action.setChecked(model.visual_variant == "int8")
-        dropped = list(dict.fromkeys(r for c in model.providers.values() for r in c.dropped))
+        dropped = model.dropped_providers
         unused = ", ".join(dict.fromkeys(reason.split()[0] for reason in dropped))
         self.provider_label.setText(
             f"Runs on {model.provider}" + (f" ({unused} unavailable)" if dropped else "")
@@ -492,9 +492,7 @@ class MainWindow(QMainWindow):
         self.search.set_model(model)
 
     def _provider_details(self, model: ClipModel) -> str:
-        lines = [f"Model {model.name}, running on {model.provider}"]
-        for choice in model.providers.values():
-            lines.extend(choice.dropped)
+        lines = [f"Model {model.name}, running on {model.provider}", *model.dropped_providers]
         preference = self.settings.get(registry.EXECUTION_PROVIDER)
         if preference != "auto":
             lines.append(f"Preferred: {preference}")
