@@ -8,11 +8,15 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from conftest import make_photo
+from lookalike.core.clip import ClipModel
 from lookalike.core.library import Library
 from lookalike.core.places import Places
+from lookalike.core.search import build_query
 
 
 def make_photos(root, count):
@@ -20,6 +24,18 @@ def make_photos(root, count):
     return [
         make_photo(root / f"p{i:03}.jpg", colours[i % 4], size=(160, 120)) for i in range(count)
     ]
+
+
+@contextmanager
+def indexed_library(
+    places: Places, folder: Path, model_dir: Path
+) -> Iterator[tuple[Library, ClipModel]]:
+    """A library of `folder`, indexed with the model in `model_dir`."""
+    with Library(places) as library:
+        library.add_folders([folder])
+        model = library.load_model(model_dir)
+        library.index(model)
+        yield library, model
 
 
 def test_progress_is_reported_for_every_photo(tmp_path, toy_model):
@@ -147,14 +163,10 @@ def test_the_progress_bar_draws_on_a_terminal_only(tmp_path):
 
 
 def test_terms_encoded_apart_give_the_same_search(tmp_path, toy_model):
-    from lookalike.core.search import build_query
-
     make_photos(tmp_path / "lib", 12)
     query_photo = make_photo(tmp_path / "query.png", "blue", seed=77)
-    with Library(Places.under(tmp_path / "data")) as library:
-        library.add_folders([tmp_path / "lib"])
-        model = library.load_model(toy_model)
-        library.index(model)
+    places = Places.under(tmp_path / "data")
+    with indexed_library(places, tmp_path / "lib", toy_model) as (library, model):
         searcher = library.searcher(model)
         query = build_query("2:red", [str(query_photo)], ["green"])
 
@@ -167,14 +179,10 @@ def test_terms_encoded_apart_give_the_same_search(tmp_path, toy_model):
 
 
 def test_answers_are_kept_for_words_but_not_for_photos_from_disk(tmp_path, toy_model):
-    from lookalike.core.search import build_query
-
     make_photos(tmp_path / "lib", 12)
     query_photo = make_photo(tmp_path / "query.png", "blue", seed=77)
-    with Library(Places.under(tmp_path / "data")) as library:
-        library.add_folders([tmp_path / "lib"])
-        model = library.load_model(toy_model)
-        library.index(model)
+    places = Places.under(tmp_path / "data")
+    with indexed_library(places, tmp_path / "lib", toy_model) as (library, model):
         searcher = library.searcher(model)
         index_searches = []
         real_search = searcher.vectors.search
@@ -213,17 +221,13 @@ def test_a_query_photo_the_library_holds_is_looked_up_not_encoded(tmp_path, toy_
 
     from lookalike.core.catalogue import Catalogue
     from lookalike.core.clip import normalise
-    from lookalike.core.search import build_query
 
     photos = make_photos(tmp_path / "lib", 6)
     copy = tmp_path / "elsewhere" / "copy.jpg"
     copy.parent.mkdir()
     shutil.copyfile(photos[0], copy)
     places = Places.under(tmp_path / "data")
-    with Library(places) as library:
-        library.add_folders([tmp_path / "lib"])
-        model = library.load_model(toy_model)
-        library.index(model)
+    with indexed_library(places, tmp_path / "lib", toy_model) as (library, model):
         searcher = library.searcher(model)
         [photo_id] = [r.photo_id for r in searcher.search(build_query("red", [], []), 6)
                       if r.path == str(photos[0])]  # fmt: skip
@@ -242,10 +246,7 @@ def test_a_loaded_index_is_kept_while_current_and_loaded_again_when_not(tmp_path
 
     make_photos(tmp_path / "lib", 6)
     places = Places.under(tmp_path / "data")
-    with Library(places) as library:
-        library.add_folders([tmp_path / "lib"])
-        model = library.load_model(toy_model)
-        library.index(model)
+    with indexed_library(places, tmp_path / "lib", toy_model) as (library, model):
         first = library.loaded_vectors(model)
         assert first is not None and first.matches_file
 
